@@ -1,0 +1,171 @@
+"""aesara set-up shared by every crossnet module.
+
+Import this module before ``aesara`` (``import crossnet`` does it) so that the
+flags below take effect:
+
+* ``floatX = float32`` (all networks and data are float32);
+* the compile cache lives in ``$CROSSNET_COMPILEDIR`` or, by default, in
+  ``$XDG_CACHE_HOME/crossnet/aesara`` (``~/.cache/crossnet/aesara``);
+* BLAS: a system OpenBLAS (Debian ``libopenblas-dev``) is linked when it is
+  found; otherwise ``blas__ldflags`` is set empty and aesara uses its NumPy
+  C-API gemm. Setting ``CROSSNET_BLAS_LDFLAGS`` (e.g. ``-lmkl_rt`` or empty)
+  overrides the detection.
+
+Flags the user already gave in ``AESARA_FLAGS`` win over ours.
+
+It also repairs aesara's CPU convolution (see :func:`patch_corrmm`).
+"""
+import ctypes.util
+import os
+import sys
+import warnings
+
+__all__ = ["aesara", "blas_ldflags", "patch_corrmm", "describe"]
+
+
+def _cache_dir():
+    if os.environ.get("CROSSNET_COMPILEDIR"):
+        return os.environ["CROSSNET_COMPILEDIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "crossnet", "aesara")
+
+
+def _detect_blas():
+    """``-lopenblas`` when the linker can find OpenBLAS, else ``''``."""
+    if "CROSSNET_BLAS_LDFLAGS" in os.environ:
+        return os.environ["CROSSNET_BLAS_LDFLAGS"]
+    if ctypes.util.find_library("openblas"):
+        # find_library also sees the runtime .so without the -dev symlink;
+        # only link when the linker name libopenblas.so exists.
+        for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                  "/usr/lib", "/usr/local/lib"):
+            if os.path.exists(os.path.join(d, "libopenblas.so")):
+                return "-lopenblas"
+    return ""
+
+
+def _set_flags():
+    given = os.environ.get("AESARA_FLAGS", "")
+    given_keys = {kv.split("=", 1)[0].strip() for kv in given.split(",") if kv}
+    ours = {
+        "floatX": "float32",
+        "base_compiledir": _cache_dir(),
+        "blas__ldflags": _detect_blas(),
+    }
+    extra = ",".join("%s=%s" % (k, v) for k, v in ours.items()
+                     if k not in given_keys)
+    os.environ["AESARA_FLAGS"] = ",".join(x for x in (given, extra) if x)
+
+
+import logging  # noqa: E402
+
+# aesara warns on every import when it uses its NumPy gemm; describe() and
+# `crossnet benchmark` report the BLAS in use instead.
+logging.getLogger("aesara.tensor.blas").setLevel(logging.ERROR)
+
+if "aesara" in sys.modules:
+    # Too late to set flags through the environment: set what can be set.
+    import aesara
+    aesara.config.floatX = "float32"
+else:
+    _set_flags()
+    import aesara  # noqa: E402
+
+import aesara.tensor as at  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import aesara.tensor.nnet  # noqa: E402,F401  (at.nnet.conv2d)
+from aesara.graph.basic import Apply  # noqa: E402
+from aesara.tensor.type import TensorType  # noqa: E402
+
+
+def blas_ldflags():
+    """The BLAS link flags aesara uses ('' = NumPy C-API gemm fallback)."""
+    return aesara.config.blas__ldflags
+
+
+def _corrmm_make_node(self, img, kern):
+    # Same as aesara.tensor.nnet.corr.CorrMM.make_node, with the output's
+    # static shape built from a list (aesara 2.8/2.9 call ``tuple`` with four
+    # positional arguments, which raises TypeError).
+    img = at.as_tensor_variable(img)
+    kern = at.as_tensor_variable(kern)
+    img, kern = self.as_common_dtype(img, kern)
+    if img.type.ndim != 4:
+        raise TypeError("img must be 4D tensor")
+    if self.unshared is True:
+        if kern.type.ndim != 6:
+            raise TypeError("kern must be 6D tensor")
+    elif kern.type.ndim != 4:
+        raise TypeError("kern must be 4D tensor")
+    out_shape = (
+        1 if img.type.shape[0] == 1 else None,
+        1 if kern.type.shape[0] == 1 else None,
+        None,
+        None,
+    )
+    return Apply(self, [img, kern],
+                 [TensorType(img.type.dtype, shape=out_shape)()])
+
+
+def _op_is_broken(op, *inputs):
+    try:
+        op.make_node(*inputs)
+    except TypeError as exc:
+        if "tuple expected at most 1 argument" in str(exc):
+            return True
+        raise
+    return False
+
+
+def patch_corrmm():
+    """Repair ``CorrMM.make_node`` where it is broken; return what was patched.
+
+    In aesara 2.8 and 2.9, ``CorrMM.make_node`` calls ``tuple(a, b, c, d)``
+    and raises ``TypeError``. aesara's rewriter swallows it and reports the
+    misleading "AbstractConv2d Aesara rewriting failed ... do you have a BLAS
+    library", so every CPU ``conv2d`` fails. The gradient ops
+    (``CorrMM_gradWeights``, ``CorrMM_gradInputs``) build their shapes from
+    lists and are only checked, not changed. Each op is probed first, so the
+    patch is applied only where the bug is present (and is a no-op on a fixed
+    aesara).
+    """
+    with warnings.catch_warnings():
+        # aesara 2.9 marks aesara.tensor.nnet deprecated but it is the only
+        # home of its CPU convolution
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from aesara.tensor.nnet import corr
+
+    x = at.tensor4(dtype="float32")
+    w = at.tensor4(dtype="float32")
+    patched = []
+    if _op_is_broken(corr.CorrMM(), x, w):
+        corr.CorrMM.make_node = _corrmm_make_node
+        patched.append("CorrMM")
+        # probe again: the patch must repair it
+        assert not _op_is_broken(corr.CorrMM(), x, w)
+    for op_cls in (corr.CorrMM_gradWeights, corr.CorrMM_gradInputs):
+        if _op_is_broken(op_cls(), x, w):  # pragma: no cover - not seen
+            raise RuntimeError(
+                "aesara %s: %s.make_node is broken and crossnet has no patch "
+                "for it; please report your aesara version"
+                % (aesara.__version__, op_cls.__name__))
+    return patched
+
+
+PATCHED_OPS = patch_corrmm()
+
+
+def describe():
+    """A dict saying how aesara is set up here (for logs and benchmarks)."""
+    return {
+        "aesara": aesara.__version__,
+        "floatX": aesara.config.floatX,
+        "linker": aesara.config.linker,
+        "blas_ldflags": aesara.config.blas__ldflags or "(NumPy C-API gemm)",
+        "compiledir": aesara.config.compiledir,
+        "openmp": bool(aesara.config.openmp),
+        "patched_ops": list(PATCHED_OPS),
+    }

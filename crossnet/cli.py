@@ -1,0 +1,58 @@
+"""The ``crossnet`` command line: ``crossnet SUBCOMMAND --help``.
+
+Each subcommand lives in the module that does its work; this file only wires
+argument parsers to those functions (imported lazily, so ``--help`` is quick).
+"""
+import argparse
+import importlib
+import sys
+
+# name -> (module, help). Each module has add_arguments(parser) and run(args).
+SUBCOMMANDS = {
+    "check": ("crossnet.commands.check",
+              "compile a small conv/deconv/batch-norm network and report the "
+              "aesara set-up (proves the stack works)"),
+}
+
+
+class CrossnetError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="crossnet",
+        description="Crossing Nets (Wan et al., CVPR 2017): hand pose "
+                    "estimation with a shared VAE/GAN latent space, on aesara.")
+    parser.add_argument("--version", action="store_true",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+        print("crossnet", __version__)
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return importlib.import_module(args._module).run(args) or 0
+    except (CrossnetError, FileNotFoundError, ValueError) as exc:
+        print("crossnet %s: error: %s" % (args.command, exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("crossnet %s: interrupted" % args.command, file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

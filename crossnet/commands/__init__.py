@@ -1,0 +1,1 @@
+"""One module per ``crossnet`` subcommand (add_arguments + run)."""

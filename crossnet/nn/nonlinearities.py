@@ -1,0 +1,40 @@
+"""Elementwise nonlinearities (symbolic in, symbolic out)."""
+from ..backend import at
+
+__all__ = ["linear", "identity", "relu", "LeakyRectify", "leaky_rectify",
+           "tanh", "sigmoid"]
+
+
+def linear(x):
+    return x
+
+
+identity = linear
+
+
+def relu(x):
+    return at.maximum(x, 0)
+
+
+class LeakyRectify(object):
+    """max(x, leakiness * x); the paper uses leakiness 0.2 (D) and 0.01 (VAE)."""
+
+    def __init__(self, leakiness=0.01):
+        self.leakiness = leakiness
+
+    def __call__(self, x):
+        return at.switch(x > 0, x, self.leakiness * x)
+
+    def __repr__(self):
+        return "LeakyRectify(%g)" % self.leakiness
+
+
+leaky_rectify = LeakyRectify(0.01)
+
+
+def tanh(x):
+    return at.tanh(x)
+
+
+def sigmoid(x):
+    return at.sigmoid(x)

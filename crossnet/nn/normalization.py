@@ -1,0 +1,110 @@
+"""Batch normalisation (Ioffe & Szegedy 2015), Lasagne-style."""
+from ..backend import at
+from . import init
+from .base import Layer
+
+__all__ = ["BatchNormLayer", "batch_norm"]
+
+
+class BatchNormLayer(Layer):
+    """``(x - mean) * gamma * inv_std + beta`` per channel.
+
+    Statistics run over ``axes`` ('auto': all but the channel axis 1, i.e.
+    (0,) for (B, C) and (0, 2, 3) for (B, C, H, W)). Parameters, in this
+    order: ``beta``, ``gamma`` (trainable), ``mean``, ``inv_std`` (running
+    averages, tagged neither trainable nor regularizable).
+
+    Training (``deterministic=False``) normalises with the batch statistics
+    and, unless ``batch_norm_update_averages=False``, moves the running
+    averages by ``alpha`` every time the compiled function runs (through
+    ``default_update`` of a clone of each running variable, so no update list
+    has to be passed around). ``deterministic=True`` uses the running
+    averages. ``inv_std = 1 / sqrt(var + epsilon)``.
+    """
+
+    def __init__(self, incoming, axes="auto", epsilon=1e-4, alpha=0.1,
+                 beta=init.Constant(0.0), gamma=init.Constant(1.0),
+                 mean=init.Constant(0.0), inv_std=init.Constant(1.0),
+                 name=None):
+        super().__init__(incoming, name)
+        if axes == "auto":
+            axes = (0,) + tuple(range(2, len(self.input_shape)))
+        self.axes = tuple(axes)
+        self.epsilon = epsilon
+        self.alpha = alpha
+        shape = [size for axis, size in enumerate(self.input_shape)
+                 if axis not in self.axes]
+        if any(size is None for size in shape):
+            raise ValueError("%s needs known sizes along the non-normalised "
+                             "axes, got input shape %s" % (self.label,
+                                                           self.input_shape))
+        shape = tuple(shape)
+        self.beta = self.add_param(beta, shape, "beta", regularizable=False)
+        self.gamma = self.add_param(gamma, shape, "gamma", regularizable=False)
+        self.mean = self.add_param(mean, shape, "mean", trainable=False,
+                                   regularizable=False)
+        self.inv_std = self.add_param(inv_std, shape, "inv_std",
+                                      trainable=False, regularizable=False)
+
+    def get_output_for(self, input, deterministic=False,
+                       batch_norm_use_averages=None,
+                       batch_norm_update_averages=None, **kwargs):
+        use_averages = (deterministic if batch_norm_use_averages is None
+                        else batch_norm_use_averages)
+        update_averages = (not deterministic
+                           if batch_norm_update_averages is None
+                           else batch_norm_update_averages)
+        batch_mean = input.mean(self.axes)
+        batch_inv_std = at.reciprocal(at.sqrt(input.var(self.axes)
+                                              + self.epsilon))
+        if use_averages:
+            mean, inv_std = self.mean, self.inv_std
+        else:
+            mean, inv_std = batch_mean, batch_inv_std
+        if update_averages:
+            running_mean = self.mean.clone()
+            running_mean.default_update = (
+                (1 - self.alpha) * running_mean + self.alpha * batch_mean)
+            running_inv_std = self.inv_std.clone()
+            running_inv_std.default_update = (
+                (1 - self.alpha) * running_inv_std
+                + self.alpha * batch_inv_std)
+            # put the clones in the graph so that their updates run
+            mean = mean + 0 * running_mean
+            inv_std = inv_std + 0 * running_inv_std
+        pattern = []
+        k = 0
+        for axis in range(input.ndim):
+            if axis in self.axes:
+                pattern.append("x")
+            else:
+                pattern.append(k)
+                k += 1
+        beta = self.beta.dimshuffle(pattern)
+        gamma = self.gamma.dimshuffle(pattern)
+        mean = mean.dimshuffle(pattern)
+        inv_std = inv_std.dimshuffle(pattern)
+        return (input - mean) * (gamma * inv_std) + beta
+
+
+def batch_norm(layer, name=None, **kwargs):
+    """Put batch norm between ``layer`` and its nonlinearity, as Lasagne does.
+
+    ``layer`` must have been built with ``b=None`` (a bias before batch norm
+    is redundant; the authors' checkpoints have none). Returns the
+    NonlinearityLayer on top (or the BatchNormLayer if ``layer`` was linear).
+    """
+    from . import nonlinearities
+    from .shape import NonlinearityLayer
+
+    if getattr(layer, "b", None) is not None:
+        raise ValueError("batch_norm(%s): build the layer with b=None"
+                         % layer.label)
+    nonlinearity = getattr(layer, "nonlinearity", None)
+    layer.nonlinearity = nonlinearities.identity
+    bn_name = name or (layer.name and layer.name + "_bn")
+    out = BatchNormLayer(layer, name=bn_name, **kwargs)
+    if nonlinearity is not None and nonlinearity is not nonlinearities.identity:
+        out = NonlinearityLayer(out, nonlinearity,
+                                name=layer.name and layer.name + "_nl")
+    return out

@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="crossnet",
+    version="0.1.0",
+    description="Crossing Nets (Wan et al., CVPR 2017) hand pose estimation "
+                "on aesara",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["crossnet", "crossnet.*"]),
+    python_requires=">=3.9,<3.12",
+    install_requires=[
+        "aesara>=2.9,<2.10",
+        "numpy>=1.24,<2",
+        "scipy>=1.10,<=1.12.0",
+        "h5py>=3.8",
+        "matplotlib>=3.7",
+        "Pillow>=9",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        # PyTorch CPU peer for paper_experiments/timing.py
+        "bench": ["torch>=2.0"],
+    },
+    entry_points={"console_scripts": ["crossnet=crossnet.cli:main"]},
+)

@@ -1,0 +1,33 @@
+import numpy as np
+
+from crossnet import backend
+from crossnet.backend import aesara, at
+
+
+def test_flags():
+    assert aesara.config.floatX == "float32"
+    info = backend.describe()
+    assert info["floatX"] == "float32"
+    assert info["compiledir"]
+
+
+def test_corrmm_patch_probe_says_repaired():
+    from aesara.tensor.nnet import corr
+    x, w = at.tensor4(dtype="float32"), at.tensor4(dtype="float32")
+    assert not backend._op_is_broken(corr.CorrMM(), x, w)
+    # applying it again is a no-op
+    assert backend.patch_corrmm() == []
+
+
+def test_conv2d_compiles_to_c_corrmm_forward_and_backward(rng):
+    from aesara.tensor.nnet import conv2d
+    x, w = at.tensor4("x", dtype="float32"), at.tensor4("w", dtype="float32")
+    y = conv2d(x, w, subsample=(2, 2), border_mode=(2, 2))
+    gx, gw = aesara.grad((y ** 2).sum(), [x, w])
+    f = aesara.function([x, w], [y, gx, gw])
+    names = {type(n.op).__name__ for n in f.maker.fgraph.toposort()}
+    assert {"CorrMM", "CorrMM_gradInputs", "CorrMM_gradWeights"} <= names
+    out = f(rng.rand(2, 3, 16, 16).astype("f4"), rng.rand(4, 3, 6, 6).astype("f4"))
+    assert out[0].shape == (2, 4, 8, 8)
+    assert out[1].shape == (2, 3, 16, 16) and out[2].shape == (4, 3, 6, 6)
+    assert all(np.isfinite(o).all() for o in out)
