@@ -12,6 +12,12 @@ SUBCOMMANDS = {
     "check": ("crossnet.commands.check",
               "compile a small conv/deconv/batch-norm network and report the "
               "aesara set-up (proves the stack works)"),
+    "roundtrip": ("crossnet.commands.roundtrip",
+                  "VAE encode->decode and pose->depth->pose loop errors (mm) "
+                  "of a checkpoint on ground-truth poses"),
+    "render": ("crossnet.commands.render",
+               "render depth maps from poses through Ali and the generator "
+               "(PNG files and a grid)"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Evaluation: public benchmark files, metrics, plots and reports."""
