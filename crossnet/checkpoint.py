@@ -58,7 +58,9 @@ def read_npz_arrays(path):
                     "%s: expected arrays arr_0..arr_%d (Lasagne layout), found "
                     "%s" % (path, len(names) - 1, sorted(names)))
             return [z[k] for k in expected]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise CheckpointError("%s: not a readable .npz file (%s)" % (path, exc))
 
 
