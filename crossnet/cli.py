@@ -18,6 +18,9 @@ SUBCOMMANDS = {
     "render": ("crossnet.commands.render",
                "render depth maps from poses through Ali and the generator "
                "(PNG files and a grid)"),
+    "evaluate": ("crossnet.commands.evaluate",
+                 "mean joint error, per-joint error and success-rate curves of "
+                 "prediction files against ground truth (public format)"),
 }
 
 

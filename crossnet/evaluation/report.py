@@ -1,0 +1,154 @@
+"""Comparison of several methods' predictions: table, JSON, plots, Markdown."""
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from . import metrics
+from .pose_files import PoseFileError, read_pose_file
+
+__all__ = ["JOINT_NAMES", "compare_files", "write_report", "plot_curves",
+           "plot_per_joint"]
+
+# Joint order of the public files (SPEC section 7)
+JOINT_NAMES = {
+    "nyu": ["Pinky tip", "Pinky root", "Ring tip", "Ring root", "Middle tip",
+            "Middle root", "Index tip", "Index root", "Thumb tip",
+            "Thumb root2", "Thumb root1", "Wrist2", "Wrist1", "Palm"],
+    "icvl": ["Palm"] + ["%s %s" % (f, p) for f in
+                        ("Thumb", "Index", "Middle", "Ring", "Pinky")
+                        for p in ("root", "mid", "tip")],
+    "msra": ["Wrist"] + ["%s %s" % (f, p) for f in
+                         ("Index", "Middle", "Ring", "Pinky", "Thumb")
+                         for p in ("MCP", "PIP", "DIP", "TIP")],
+}
+
+
+def _default_name(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def compare_files(dataset, gt_path, pred_paths, names=None):
+    """One result dict per prediction file (keys of ``crossnet evaluate
+    --json``), checking frame and joint counts against the ground truth."""
+    if names and len(names) != len(pred_paths):
+        raise ValueError("%d --name for %d --pred" % (len(names), len(pred_paths)))
+    gt = read_pose_file(gt_path)
+    results = []
+    for i, path in enumerate(pred_paths):
+        pred = read_pose_file(path)
+        if pred.shape[1] != gt.shape[1]:
+            raise PoseFileError("%s: %d joints per frame, the ground truth %s "
+                                "has %d" % (path, pred.shape[1], gt_path,
+                                            gt.shape[1]))
+        seq1 = (dataset == "icvl" and len(pred) == metrics.ICVL_SEQ1_FRAMES)
+        if len(pred) != len(gt) and not seq1:
+            raise PoseFileError("%s: %d frames, the ground truth %s has %d"
+                                % (path, len(pred), gt_path, len(gt)))
+        errors = metrics.evaluate_uvd(pred, gt, dataset)
+        results.append({
+            "name": names[i] if names else _default_name(path),
+            "frames": int(len(pred)),
+            "mean_error_mm": metrics.mean_error(errors),
+            "per_joint_mm": [float(v) for v in metrics.per_joint_error(errors)],
+            "max_error_curve": {
+                "thresholds_mm": [int(t) for t in metrics.THRESHOLDS_MM],
+                "fraction": [float(v) for v in metrics.success_rate_max(errors)]},
+            "mean_error_curve": {
+                "thresholds_mm": [int(t) for t in metrics.THRESHOLDS_MM],
+                "fraction": [float(v) for v in metrics.success_rate_mean(errors)]},
+        })
+    return results
+
+
+def table(results):
+    lines = ["%-40s %7s %12s" % ("method", "frames", "mean (mm)")]
+    for r in results:
+        lines.append("%-40s %7d %12.3f" % (r["name"], r["frames"],
+                                           r["mean_error_mm"]))
+    return "\n".join(lines)
+
+
+def plot_curves(results, path, key="max_error_curve", title=None):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..plotting import atomic_savefig
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for r in results:
+        c = r[key]
+        ax.plot(c["thresholds_mm"], np.asarray(c["fraction"]) * 100,
+                label="%s (%.1f mm)" % (r["name"], r["mean_error_mm"]))
+    crit = "maximum" if key == "max_error_curve" else "mean"
+    ax.set_xlabel("distance threshold D (mm)")
+    ax.set_ylabel("frames with %s joint error <= D (%%)" % crit)
+    ax.set_xlim(0, 80)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_per_joint(results, dataset, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..plotting import atomic_savefig
+    J = len(results[0]["per_joint_mm"])
+    names = JOINT_NAMES.get(dataset, [])
+    labels = (names if len(names) == J else [str(j) for j in range(J)]) + ["Mean"]
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.6 * (J + 1)), 4.5))
+    width = 0.8 / len(results)
+    x = np.arange(J + 1)
+    for i, r in enumerate(results):
+        ax.bar(x + (i - (len(results) - 1) / 2) * width,
+               r["per_joint_mm"] + [r["mean_error_mm"]], width, label=r["name"])
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("mean joint error (mm)")
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(results, dataset, gt_path, out_dir):
+    """Curves, per-joint bars, ``results.json`` and ``report.md`` in out_dir."""
+    os.makedirs(out_dir, exist_ok=True)
+    files = {
+        "max_curve": plot_curves(results, os.path.join(out_dir, "success_max.png"),
+                                 "max_error_curve", dataset.upper()),
+        "mean_curve": plot_curves(results, os.path.join(out_dir, "success_mean.png"),
+                                  "mean_error_curve", dataset.upper()),
+        "per_joint": plot_per_joint(results, dataset,
+                                    os.path.join(out_dir, "per_joint.png")),
+    }
+    _atomic_text(os.path.join(out_dir, "results.json"),
+                 json.dumps(results, indent=1))
+    lines = ["# %s evaluation" % dataset.upper(), "",
+             "Ground truth: `%s`" % gt_path, "",
+             "| method | frames | mean joint error (mm) |", "|---|---|---|"]
+    lines += ["| %s | %d | %.3f |" % (r["name"], r["frames"], r["mean_error_mm"])
+              for r in results]
+    lines += ["", "![success rate, max criterion](success_max.png)",
+              "![success rate, mean criterion](success_mean.png)",
+              "![per-joint error](per_joint.png)", ""]
+    _atomic_text(os.path.join(out_dir, "report.md"), "\n".join(lines))
+    return files
+
+
+def _atomic_text(path, text):
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path) or ".")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
