@@ -21,6 +21,11 @@ SUBCOMMANDS = {
     "evaluate": ("crossnet.commands.evaluate",
                  "mean joint error, per-joint error and success-rate curves of "
                  "prediction files against ground truth (public format)"),
+    "prepare": ("crossnet.commands.prepare",
+                "preprocess a dataset split (original files or built-in "
+                "synthetic hands) into a resumable HDF5 cache"),
+    "show": ("crossnet.commands.show",
+             "draw cached crops with their skeletons (PNG grid)"),
 }
 
 
@@ -55,7 +60,7 @@ def main(argv=None):
         return 2
     try:
         return importlib.import_module(args._module).run(args) or 0
-    except (CrossnetError, FileNotFoundError, ValueError) as exc:
+    except (CrossnetError, FileNotFoundError, ValueError, OSError) as exc:
         print("crossnet %s: error: %s" % (args.command, exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -53,3 +53,36 @@ def save_png(path, image):
 def atomic_savefig(fig, path, **kwargs):
     """``fig.savefig`` through a temp file + rename."""
     return _atomic(path, lambda tmp: fig.savefig(tmp, format="png", **kwargs))
+
+
+def plot_crops_with_skeleton(depths, joints_px, bones, path, ncols=8,
+                             title=None):
+    """Grid of depth crops with 2-d skeletons (``joints_px`` (N, J, 2) in crop
+    (col, row) pixels) drawn over them; writes a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n = len(depths)
+    ncols = max(1, min(ncols, n))
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.6 * nrows),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        ax = axes.ravel()[i]
+        ax.imshow(depth_to_image(depths[i]), cmap="gray", vmin=0, vmax=255)
+        pts = joints_px[i]
+        for a, b in bones:
+            ax.plot([pts[a, 0], pts[b, 0]], [pts[a, 1], pts[b, 1]], "-",
+                    color="tab:orange", lw=1)
+        ax.plot(pts[:, 0], pts[:, 1], ".", color="tab:red", ms=2.5)
+        S = depths[i].shape[0]
+        ax.set_xlim(-0.5, S - 0.5)
+        ax.set_ylim(S - 0.5, -0.5)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.2)
+    atomic_savefig(fig, path, dpi=100)
+    plt.close(fig)
+    return path

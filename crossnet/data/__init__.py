@@ -1,0 +1,1 @@
+"""Datasets: original-format readers, preprocessing, HDF5 cache, synthetic hands."""

@@ -1,0 +1,272 @@
+"""HDF5 cache of preprocessed frames: streaming, resumable writer and a reader.
+
+Layout of ``FILE.h5`` (N frames, crop size S, J joints):
+
+* ``depth`` (N, S, S) float32 in [-1, 1]; ``pose`` (N, J, 3) float32,
+  root-relative joints / 50 mm; ``origin`` (N, 3) float32, root offset from
+  the crop centre / 50 mm; ``centre`` (N, 3) float64 mm; ``xyz`` (N, J, 3)
+  float64 mm (release camera); ``name`` (N,) file names;
+* attributes: ``preprocessing`` (JSON of
+  :class:`~crossnet.data.preprocess.PreprocessParams`), ``split``,
+  ``format_version``, ``complete``, ``num_frames``, ``skipped``.
+
+The writer streams into ``FILE.h5.partial`` block by block (bounded
+memory), records after each block how far it got, and renames to
+``FILE.h5`` only when every frame is in: a file named ``.h5`` is always
+complete. Re-running continues a ``.partial`` file where it stopped.
+"""
+import json
+import os
+import warnings
+
+import numpy as np
+
+from .common import DataError
+from .preprocess import BadFrame, PreprocessParams
+
+__all__ = ["write_cache", "CacheDataset", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+
+
+def _create(h5, S, J):
+    kw = dict(compression="gzip", compression_opts=4)
+    h5.create_dataset("depth", (0, S, S), "float32", maxshape=(None, S, S),
+                      chunks=(16, S, S), **kw)
+    h5.create_dataset("pose", (0, J, 3), "float32", maxshape=(None, J, 3),
+                      chunks=(1024, J, 3), **kw)
+    h5.create_dataset("origin", (0, 3), "float32", maxshape=(None, 3),
+                      chunks=(1024, 3))
+    h5.create_dataset("centre", (0, 3), "float64", maxshape=(None, 3),
+                      chunks=(1024, 3))
+    h5.create_dataset("xyz", (0, J, 3), "float64", maxshape=(None, J, 3),
+                      chunks=(1024, J, 3), **kw)
+    import h5py
+    h5.create_dataset("name", (0,), h5py.string_dtype(), maxshape=(None,),
+                      chunks=(1024,))
+
+
+KEYS = ("depth", "pose", "origin", "centre", "xyz", "name")
+
+
+def _append(h5, block):
+    n0 = h5["depth"].shape[0]
+    n = len(block["depth"])
+    for key in KEYS:
+        ds = h5[key]
+        ds.resize(n0 + n, axis=0)
+        ds[n0:n0 + n] = block[key] if key == "name" else np.asarray(block[key])
+
+
+def _check_params(path, h5, params, split):
+    stored = h5.attrs.get("preprocessing")
+    if stored != params.to_json() or h5.attrs.get("split") != split:
+        raise DataError(
+            "%s: written with other preprocessing parameters or split (%s, %s)"
+            " than requested (%s, %s); delete it or pass --overwrite"
+            % (path, stored, h5.attrs.get("split"), params.to_json(), split))
+
+
+def write_cache(out_path, source, split, on_bad="skip", block=256,
+                overwrite=False, progress=True):
+    """Preprocess every frame of ``source`` into ``out_path``; resumable.
+
+    ``on_bad``: 'skip' counts frames with NaN / empty depth and warns once at
+    the end; 'fail' raises DataError naming the frame (and removes the
+    partial file). Returns a dict with ``frames``, ``skipped``, ``path``.
+    """
+    import h5py
+    from tqdm import tqdm
+
+    if on_bad not in ("skip", "fail"):
+        raise ValueError("on_bad must be 'skip' or 'fail'")
+    params = source.params
+    partial = out_path + ".partial"
+    if os.path.exists(out_path) and not overwrite:
+        with h5py.File(out_path, "r") as h5:
+            _check_params(out_path, h5, params, split)
+            return {"frames": int(h5.attrs["num_frames"]),
+                    "skipped": int(h5.attrs["skipped"]), "path": out_path,
+                    "resumed": False, "already_complete": True}
+    if overwrite:
+        for p in (out_path, partial):
+            if os.path.exists(p):
+                os.remove(p)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    start, skipped, resumed = 0, 0, False
+    if os.path.exists(partial):
+        try:
+            h5 = h5py.File(partial, "a")
+        except OSError:
+            warnings.warn("%s: unreadable partial cache (interrupted during a "
+                          "write); starting again" % partial)
+            os.remove(partial)
+            h5 = None
+        if h5 is not None:
+            try:
+                _check_params(partial, h5, params, split)
+                if int(h5.attrs.get("source_frames", -1)) != len(source):
+                    raise DataError("%s: made from %d source frames, the data "
+                                    "now has %d; delete it or pass --overwrite"
+                                    % (partial, h5.attrs.get("source_frames"),
+                                       len(source)))
+            except BaseException:
+                h5.close()
+                raise
+            written = int(h5.attrs["written"])
+            for key in KEYS:       # drop anything past the last full block
+                h5[key].resize(written, axis=0)
+            start = int(h5.attrs["next_source_index"])
+            skipped = int(h5.attrs["skipped"])
+            resumed = True
+    if not resumed:
+        h5 = h5py.File(partial, "w")
+        first = _first_good(source)
+        S = first["depth"].shape[0]
+        J = first["pose"].shape[0]
+        _create(h5, S, J)
+        h5.attrs.update({"preprocessing": params.to_json(), "split": split,
+                         "format_version": FORMAT_VERSION, "complete": False,
+                         "source_frames": len(source), "written": 0,
+                         "next_source_index": 0, "skipped": 0})
+    try:
+        bar = tqdm(total=len(source), initial=start, disable=not progress,
+                   desc="prepare %s" % os.path.basename(out_path), unit="frame")
+        i = start
+        while i < len(source):
+            stop = min(i + block, len(source))
+            buf = {k: [] for k in KEYS}
+            for j in range(i, stop):
+                try:
+                    s = source.sample(j)
+                except BadFrame as exc:
+                    if on_bad == "fail":
+                        raise DataError(str(exc))
+                    skipped += 1
+                    continue
+                for k in KEYS:
+                    buf[k].append(s[k])
+            if buf["depth"]:
+                _append(h5, buf)
+            h5.attrs["written"] = h5["depth"].shape[0]
+            h5.attrs["next_source_index"] = stop
+            h5.attrs["skipped"] = skipped
+            h5.flush()
+            bar.update(stop - i)
+            i = stop
+        bar.close()
+        n = h5["depth"].shape[0]
+        if n == 0:
+            raise DataError("%s: no usable frame (all %d skipped)"
+                            % (out_path, skipped))
+        h5.attrs["num_frames"] = n
+        h5.attrs["complete"] = True
+        h5.close()
+    except DataError:
+        h5.close()
+        os.remove(partial)
+        raise
+    except BaseException:
+        h5.close()      # keep the partial file: re-running resumes it
+        raise
+    os.replace(partial, out_path)
+    if skipped:
+        warnings.warn("%s: skipped %d frame(s) with NaN or empty depth"
+                      % (out_path, skipped))
+    return {"frames": n, "skipped": skipped, "path": out_path,
+            "resumed": resumed, "already_complete": False}
+
+
+def _first_good(source):
+    for i in range(len(source)):
+        try:
+            return source.sample(i)
+        except BadFrame:
+            continue
+    raise DataError("no usable frame in the source (all depth maps empty or NaN)")
+
+
+class CacheDataset(object):
+    """Read access to a complete cache file without loading it whole.
+
+    ``expected`` (PreprocessParams) is compared with the stored parameters;
+    a mismatch raises DataError naming the file and the differing fields.
+    """
+
+    def __init__(self, path, expected=None):
+        import h5py
+        if not os.path.isfile(path):
+            if os.path.isfile(path + ".partial"):
+                raise DataError("%s: not finished (%s.partial exists); re-run "
+                                "`crossnet prepare` to complete it" % (path, path))
+            raise DataError("%s: cache file not found" % path)
+        try:
+            self.h5 = h5py.File(path, "r")
+        except OSError as exc:
+            raise DataError("%s: not a readable HDF5 file (%s)" % (path, exc))
+        self.path = path
+        attrs = self.h5.attrs
+        if not attrs.get("complete", False) or "preprocessing" not in attrs:
+            self.h5.close()
+            raise DataError("%s: incomplete or not a crossnet cache" % path)
+        if int(attrs.get("format_version", 0)) != FORMAT_VERSION:
+            self.h5.close()
+            raise DataError("%s: cache format %s, this crossnet reads %d"
+                            % (path, attrs.get("format_version"), FORMAT_VERSION))
+        self.params = PreprocessParams.from_json(attrs["preprocessing"])
+        self.split = attrs["split"]
+        if expected is not None and expected != self.params:
+            diff = [k for k in PreprocessParams._fields
+                    if getattr(expected, k) != getattr(self.params, k)]
+            self.h5.close()
+            raise DataError("%s: written with other preprocessing parameters; "
+                            "differs in %s (file %s, expected %s)"
+                            % (path, ", ".join(diff),
+                               [getattr(self.params, k) for k in diff],
+                               [getattr(expected, k) for k in diff]))
+
+    def __len__(self):
+        return int(self.h5["depth"].shape[0])
+
+    @property
+    def image_size(self):
+        return int(self.h5["depth"].shape[1])
+
+    @property
+    def num_joints(self):
+        return int(self.h5["pose"].shape[1])
+
+    def read(self, indices, keys=("depth", "pose", "origin")):
+        """Arrays of the frames at ``indices`` (any order)."""
+        indices = np.asarray(indices)
+        order = np.argsort(indices)
+        sorted_idx = indices[order]
+        if len(np.unique(sorted_idx)) != len(sorted_idx):
+            raise ValueError("duplicate indices")
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return {k: self.h5[k][sorted_idx][inverse] for k in keys}
+
+    def batches(self, batch_size, rng, indices=None, keys=("depth", "pose",
+                                                           "origin"),
+                drop_last=True):
+        """Shuffled mini-batches over ``indices`` (default all frames)."""
+        idx = np.arange(len(self)) if indices is None else np.asarray(indices)
+        idx = idx[rng.permutation(len(idx))]
+        stop = len(idx) - (len(idx) % batch_size if drop_last else 0)
+        for start in range(0, stop, batch_size):
+            yield self.read(idx[start:start + batch_size], keys)
+
+    def close(self):
+        self.h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def describe(self):
+        return {"path": self.path, "frames": len(self), "split": self.split,
+                "skipped": int(self.h5.attrs.get("skipped", 0)),
+                "preprocessing": json.loads(self.h5.attrs["preprocessing"])}

@@ -1,0 +1,99 @@
+"""Preprocessed frame sources: a dataset reader + the preprocessing.
+
+A source has ``params`` (:class:`PreprocessParams`), ``__len__`` and
+``sample(i)`` returning dict(depth (S, S) in [-1, 1], pose (J, 3), origin
+(3,), centre (3,) mm, xyz (J, 3) mm, name) or raising BadFrame.
+"""
+import os
+
+import numpy as np
+
+from ..camera import RELEASE_CAMERAS
+from ..networks.config import config_for
+from .common import DataError
+from .preprocess import (BadFrame, PreprocessParams, hand_centre_com,
+                         preprocess_frame)
+
+__all__ = ["ReaderSource", "open_source", "default_nyu_centre_file"]
+
+
+def default_nyu_centre_file(split):
+    """``$CROSSNET_REFERENCE/nyu_centers/center_uvd_<split>.mat`` or None."""
+    ref = os.environ.get("CROSSNET_REFERENCE")
+    if not ref:
+        return None
+    path = os.path.join(ref, "nyu_centers", "center_uvd_%s.mat" % split)
+    return path if os.path.isfile(path) else None
+
+
+class ReaderSource(object):
+    """Wraps a dataset reader (NYU, ICVL, MSRA) with the preprocessing."""
+
+    def __init__(self, reader, params, data_dir):
+        self.reader = reader
+        self.params = params
+        self.data_dir = data_dir
+
+    def __len__(self):
+        return len(self.reader)
+
+    def sample(self, i):
+        frame = self.reader.frame(i)
+        where = os.path.join(self.data_dir, frame.name)
+        try:
+            if not np.all(np.isfinite(frame.depth)):
+                raise BadFrame("depth holds NaN or inf")
+            if not np.any(frame.depth > 0):
+                raise BadFrame("depth image is all zero")
+            if self.params.centre == "file":
+                centre = frame.centre
+            elif self.params.centre == "joints":
+                centre = frame.xyz.mean(axis=0)
+            else:
+                centre = hand_centre_com(frame.depth, self.params.camera,
+                                         self.params.cube_mm)
+            out = preprocess_frame(frame.depth, frame.xyz, centre, self.params)
+        except BadFrame as exc:
+            raise BadFrame("%s: %s" % (where, exc))
+        out["xyz"] = frame.xyz
+        out["name"] = frame.name
+        return out
+
+
+def open_source(dataset, data_dir=None, split="train", size=128, cube_mm=250.0,
+                centre=None, nyu_centre_file=None, icvl_rotations=True,
+                msra_test_subject="P0", num_frames=1000, seed=0, poses=None):
+    """The preprocessed source of ``dataset`` ('nyu', 'icvl', 'msra',
+    'synthetic'); readers check the on-disk layout on opening."""
+    if dataset == "synthetic":
+        from .synthetic import SyntheticHands
+        # distinct default seeds for the train and test splits
+        return SyntheticHands(num_frames, seed=seed + (0 if split == "train"
+                                                       else 100003),
+                              size=size, poses=poses, cube_mm=cube_mm)
+    if data_dir is None:
+        raise DataError("--data-dir is required for dataset %s" % dataset)
+    cfg = config_for(dataset)
+    if dataset == "nyu":
+        from .nyu import NYUReader
+        nyu_centre_file = nyu_centre_file or default_nyu_centre_file(split)
+        centre = centre or ("file" if nyu_centre_file else "com")
+        if centre == "file" and not nyu_centre_file:
+            raise DataError("NYU centres requested but no centre file given "
+                            "(--centres FILE or $CROSSNET_REFERENCE)")
+        reader = NYUReader(data_dir, split,
+                           centre_file=nyu_centre_file if centre == "file" else None)
+    elif dataset == "icvl":
+        from .icvl import ICVLReader
+        reader = ICVLReader(data_dir, split, rotations=icvl_rotations)
+    elif dataset == "msra":
+        from .msra import MSRAReader
+        reader = MSRAReader.split(data_dir, msra_test_subject, split)
+    else:
+        raise ValueError("unknown dataset %r" % dataset)
+    centre = centre or "com"
+    if centre not in ("com", "file", "joints"):
+        raise ValueError("centre must be com, file or joints, got %r" % centre)
+    params = PreprocessParams(dataset, float(cube_mm), int(size),
+                              RELEASE_CAMERAS[dataset], cfg.root_joint, centre)
+    return ReaderSource(reader, params, data_dir)
