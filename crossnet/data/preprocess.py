@@ -136,10 +136,12 @@ def normalise_depth(crop_mm, z_front, z_back):
     hand = (d > 0) & (d < z_back)
     if not hand.any():
         raise BadFrame("no depth pixel inside the hand cube")
-    d = np.where(hand, np.maximum(d, z_front), z_back)
+    d = np.maximum(d, z_front)
     near = d[hand].min()
     span = max(z_back - near, 1e-3)
-    return (2 * (d - near) / span - 1).astype(np.float32)
+    out = np.ones(d.shape, dtype=np.float32)     # background exactly +1
+    out[hand] = 2 * (d[hand] - near) / span - 1
+    return out
 
 
 def normalise_joints(xyz, centre, root_joint):

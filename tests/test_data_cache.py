@@ -1,0 +1,137 @@
+import os
+
+import numpy as np
+import pytest
+
+from crossnet import cli
+from crossnet.data.cache import CacheDataset, write_cache
+from crossnet.data.common import DataError
+from crossnet.data.preprocess import BadFrame
+from crossnet.data.sources import open_source
+from crossnet.data.synthetic import SyntheticHands, synthetic_params
+from dataset_trees import write_icvl, write_msra, write_nyu
+
+
+def test_icvl_tree_through_cache(tmp_path, rng):
+    write_icvl(str(tmp_path / "icvl"), rng)
+    src = open_source("icvl", str(tmp_path / "icvl"), "test", size=64)
+    out = str(tmp_path / "icvl_test.h5")
+    res = write_cache(out, src, "test", progress=False)
+    assert res["frames"] == 4 and not os.path.exists(out + ".partial")
+    with CacheDataset(out, expected=src.params) as data:
+        assert len(data) == 4 and data.image_size == 64 and data.num_joints == 16
+        b = data.read([3, 0], ("depth", "pose", "origin", "centre", "xyz"))
+        assert b["depth"].min() == -1.0 and b["depth"].max() == 1.0
+        from crossnet.data.preprocess import denormalise_joints
+        np.testing.assert_allclose(
+            denormalise_joints(b["pose"], b["origin"], b["centre"]), b["xyz"],
+            atol=1e-3)
+
+
+@pytest.mark.parametrize("dataset", ["nyu", "msra"])
+def test_nyu_and_msra_trees_through_cache(tmp_path, rng, dataset):
+    root = str(tmp_path / dataset)
+    if dataset == "nyu":
+        write_nyu(root, rng, "test", centre_dir=str(tmp_path / "c"))
+        src = open_source("nyu", root, "test", size=32,
+                          nyu_centre_file=str(tmp_path / "c" / "center_uvd_test.mat"))
+        assert src.params.centre == "file"
+    else:
+        write_msra(root, rng, subjects=("P0",))
+        src = open_source("msra", root, "test", size=32, msra_test_subject="P0")
+    res = write_cache(str(tmp_path / "c.h5"), src, "test", progress=False)
+    assert res["frames"] == len(src)
+
+
+class FlakySource(object):
+    """Synthetic frames; frame ``bad`` has empty depth, ``stop_at`` raises
+    KeyboardInterrupt once (an interrupted run)."""
+
+    def __init__(self, n, bad=(), stop_at=None):
+        self.inner = SyntheticHands(n, seed=3, size=32)
+        self.params = self.inner.params
+        self.bad = set(bad)
+        self.stop_at = stop_at
+
+    def __len__(self):
+        return len(self.inner)
+
+    def sample(self, i):
+        if i == self.stop_at:
+            self.stop_at = None
+            raise KeyboardInterrupt
+        if i in self.bad:
+            raise BadFrame("frame_%d.png: depth image is all zero" % i)
+        return self.inner.sample(i)
+
+
+def test_resume_after_interruption_equals_uninterrupted(tmp_path):
+    full = str(tmp_path / "full.h5")
+    write_cache(full, FlakySource(50, bad=[7]), "train", block=8, progress=False)
+    out = str(tmp_path / "resumed.h5")
+    flaky = FlakySource(50, bad=[7], stop_at=21)
+    with pytest.raises(KeyboardInterrupt):
+        write_cache(out, flaky, "train", block=8, progress=False)
+    assert not os.path.exists(out) and os.path.exists(out + ".partial")
+    with pytest.raises(DataError, match="not finished"):
+        CacheDataset(out)
+    res = write_cache(out, flaky, "train", block=8, progress=False)
+    assert res["resumed"] and res["frames"] == 49 and res["skipped"] == 1
+    with CacheDataset(full) as a, CacheDataset(out) as b:
+        for key in ("depth", "pose", "origin", "centre"):
+            np.testing.assert_array_equal(a.h5[key][:], b.h5[key][:])
+        assert list(a.h5["name"].asstr()[:]) == list(b.h5["name"].asstr()[:])
+
+
+def test_bad_frames_fail_mode_leaves_nothing(tmp_path):
+    out = str(tmp_path / "x.h5")
+    with pytest.raises(DataError, match="frame_5.png: depth image is all zero"):
+        write_cache(out, FlakySource(20, bad=[5]), "train", on_bad="fail",
+                    block=4, progress=False)
+    assert os.listdir(tmp_path) == []
+
+
+def test_skip_mode_counts_and_warns(tmp_path):
+    with pytest.warns(UserWarning, match="skipped 2 frame"):
+        res = write_cache(str(tmp_path / "x.h5"), FlakySource(10, bad=[2, 3]),
+                          "train", progress=False)
+    assert res["frames"] == 8 and res["skipped"] == 2
+
+
+def test_other_preprocessing_parameters_are_detected(tmp_path):
+    out = str(tmp_path / "x.h5")
+    write_cache(out, SyntheticHands(4, size=32), "train", progress=False)
+    with pytest.raises(DataError, match="x.h5: written with other preprocessing"
+                                        " parameters; differs in size"):
+        CacheDataset(out, expected=synthetic_params(size=64))
+    with pytest.raises(DataError, match="x.h5: written with other"):
+        write_cache(out, SyntheticHands(4, size=64), "train", progress=False)
+    with pytest.raises(DataError, match="not found"):
+        CacheDataset(str(tmp_path / "none.h5"))
+    (tmp_path / "junk.h5").write_bytes(b"junk")
+    with pytest.raises(DataError, match="junk.h5: not a readable HDF5"):
+        CacheDataset(str(tmp_path / "junk.h5"))
+
+
+def test_shuffled_batches_cover_each_frame_once(tmp_path):
+    out = str(tmp_path / "x.h5")
+    write_cache(out, SyntheticHands(10, size=32), "train", progress=False)
+    with CacheDataset(out) as data:
+        seen = []
+        for b in data.batches(3, np.random.RandomState(0), keys=("depth", "name")):
+            assert b["depth"].shape == (3, 32, 32)
+            seen += list(b["name"])
+        assert len(seen) == 9 and len(set(seen)) == 9
+
+
+def test_prepare_and_show_commands(tmp_path, capsys):
+    out = str(tmp_path / "s.h5")
+    assert cli.main(["prepare", "--dataset", "synthetic", "--out", out,
+                     "--frames", "6", "--size", "64", "--quiet"]) == 0
+    assert "6 frames" in capsys.readouterr().out
+    png = str(tmp_path / "grid.png")
+    assert cli.main(["show", "--data", out, "--out", png, "--frames", "4"]) == 0
+    assert os.path.getsize(png) > 0
+    assert cli.main(["prepare", "--dataset", "icvl", "--data-dir",
+                     str(tmp_path / "nothing"), "--out", out]) == 1
+    assert "ICVL Training folder not found" in capsys.readouterr().err
