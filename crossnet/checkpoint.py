@@ -17,7 +17,8 @@ import numpy as np
 from .networks.crossing_net import PART_FILES
 
 __all__ = ["part_path", "save_part", "load_part", "save_checkpoint",
-           "load_checkpoint", "atomic_savez", "CheckpointError"]
+           "load_checkpoint", "atomic_savez", "atomic_savez_dict",
+           "CheckpointError"]
 
 DEFAULT_PREFIX = "-1"
 
@@ -31,18 +32,9 @@ def part_path(directory, part, prefix=DEFAULT_PREFIX):
 
 
 def atomic_savez(path, arrays):
-    """``np.savez(path, *arrays)`` through a temp file + rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, *arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """``np.savez(path, *arrays)`` (arr_0, arr_1, ...) through a temp file +
+    rename."""
+    atomic_savez_dict(path, {"arr_%d" % i: a for i, a in enumerate(arrays)})
 
 
 def read_npz_arrays(path):
@@ -118,4 +110,19 @@ def load_checkpoint(net, directory, prefix=DEFAULT_PREFIX, parts=None):
         for part, values in saved.items():
             for p, v in zip(net.part_params(part), values):
                 p.set_value(v)
+        raise
+
+
+def atomic_savez_dict(path, arrays):
+    """``np.savez(path, **arrays)`` through a temp file + rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise

@@ -26,6 +26,15 @@ SUBCOMMANDS = {
                 "synthetic hands) into a resumable HDF5 cache"),
     "show": ("crossnet.commands.show",
              "draw cached crops with their skeletons (PNG grid)"),
+    "train": ("crossnet.commands.train",
+              "train Crossing Nets stages (or the supervised baseline) with "
+              "checkpoints, logs and --resume"),
+    "predict": ("crossnet.commands.predict",
+                "write a model's predictions on a cache in the public "
+                "benchmark format"),
+    "demo": ("crossnet.commands.demo",
+             "the main job on built-in synthetic data: prepare, train all "
+             "stages and a supervised baseline, evaluate, report"),
 }
 
 

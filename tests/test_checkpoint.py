@@ -66,7 +66,7 @@ def test_wrong_array_count_and_nan(tmp_path, nets):
 
 
 def test_atomic_save_leaves_no_temp_file_on_failure(tmp_path, monkeypatch):
-    def failing_savez(fh, *arrays):
+    def failing_savez(fh, *arrays, **named):
         fh.write(b"partial")
         raise OSError("disk full")
     monkeypatch.setattr(checkpoint.np, "savez", failing_savez)

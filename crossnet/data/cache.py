@@ -32,7 +32,7 @@ FORMAT_VERSION = 1
 def _create(h5, S, J):
     kw = dict(compression="gzip", compression_opts=4)
     h5.create_dataset("depth", (0, S, S), "float32", maxshape=(None, S, S),
-                      chunks=(16, S, S), **kw)
+                      chunks=(1, S, S), **kw)   # one frame: cheap random reads
     h5.create_dataset("pose", (0, J, 3), "float32", maxshape=(None, J, 3),
                       chunks=(1024, J, 3), **kw)
     h5.create_dataset("origin", (0, 3), "float32", maxshape=(None, 3),
@@ -130,7 +130,8 @@ def write_cache(out_path, source, split, on_bad="skip", block=256,
                          "source_frames": len(source), "written": 0,
                          "next_source_index": 0, "skipped": 0})
     try:
-        bar = tqdm(total=len(source), initial=start, disable=not progress,
+        bar = tqdm(total=len(source), initial=start,
+                   disable=None if progress else True,   # None: off when not a tty
                    desc="prepare %s" % os.path.basename(out_path), unit="frame")
         i = start
         while i < len(source):

@@ -130,17 +130,25 @@ class CrossingNet(object):
                              % (S, S, depth.shape))
         return depth
 
+    def encode_normalised(self, pose):
+        """(B, 3J) root-relative joints / 50 mm -> (B, 20) VAE mean."""
+        pose = np.asarray(pose, dtype="float32")
+        if pose.ndim != 2 or pose.shape[1] != self.config.pose_dim:
+            raise ValueError("expected poses of shape (B, %d), got %s"
+                             % (self.config.pose_dim, pose.shape))
+
+        def build():
+            x = at.matrix("pose", dtype="float32")
+            return [x], nn.get_output(self.encoder.mu, x, deterministic=True)
+        return self._function("encode", build)(pose)
+
     def encode_pose(self, joints):
         """(B, J, 3) mm rel. to the crop centre -> (B, 23) latent (VAE mean,
         root offset / 50 mm)."""
         joints = self._check_joints(joints) / UNIT_MM
         root = joints[:, self.config.root_joint]
         rel = (joints - root[:, None]).reshape(len(joints), -1)
-
-        def build():
-            x = at.matrix("pose", dtype="float32")
-            return [x], nn.get_output(self.encoder.mu, x, deterministic=True)
-        mu = self._function("encode", build)(rel)
+        mu = self.encode_normalised(rel)
         return np.concatenate([mu, root], axis=1).astype("float32")
 
     def decode_latent(self, z):

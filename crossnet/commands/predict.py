@@ -1,0 +1,32 @@
+"""``crossnet predict``: predictions in the public benchmark format."""
+import os
+
+
+def add_arguments(parser):
+    parser.add_argument("--weights", required=True,
+                        help="run folder (uses its checkpoint/) or a "
+                             "checkpoint folder in the authors' layout")
+    parser.add_argument("--data", required=True, help="test cache FILE.h5")
+    parser.add_argument("--out", required=True, help="predictions .txt "
+                        "(one line per frame, u v d per joint)")
+
+
+def weights_dir(path):
+    sub = os.path.join(path, "checkpoint")
+    return sub if os.path.isdir(sub) else path
+
+
+def run(args):
+    from ..checkpoint import load_checkpoint
+    from ..data.cache import CacheDataset
+    from ..evaluation.pose_files import write_pose_file
+    from ..evaluation.predict import predicted_uvd
+    from ..networks import CrossingNet
+    with CacheDataset(args.data) as data:
+        net = CrossingNet(data.params.dataset, data.params.size)
+        load_checkpoint(net, weights_dir(args.weights))
+        uvd = predicted_uvd(net, data)
+    write_pose_file(args.out, uvd)
+    print("wrote %d frames x %d joints to %s" % (uvd.shape[0], uvd.shape[1],
+                                                 args.out))
+    return 0

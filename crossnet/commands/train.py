@@ -1,0 +1,69 @@
+"""``crossnet train``: run training stages with checkpoints and resume."""
+import json
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument("--dataset", required=True,
+                        choices=["synthetic", "icvl", "nyu", "msra"])
+    parser.add_argument("--data", required=True, help="training cache FILE.h5 "
+                        "(from crossnet prepare)")
+    parser.add_argument("--stage", default="all",
+                        choices=["vae", "gan", "align", "cross", "all",
+                                 "supervised"],
+                        help="'all' = vae, gan, align, cross (the paper); "
+                             "'supervised' = the baseline (needs a trained vae "
+                             "in the same run, or runs vae first)")
+    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--epochs", type=int, help="epochs of every stage "
+                        "(default: the paper's per stage)")
+    parser.add_argument("--batch-size", type=int,
+                        help="batch size of every stage (default: paper's)")
+    parser.add_argument("--labelled-fraction", type=float, default=1.0,
+                        help="fraction of training frames whose labels are "
+                             "used (default 1.0); the rest feed the GAN terms")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-every", type=int, default=1,
+                        help="epochs between checkpoints (default 1)")
+    parser.add_argument("--max-batches", type=int, default=None,
+                        help="cap on batches per epoch (quick runs)")
+    parser.add_argument("--generator-loss", default="feature_matching",
+                        choices=["feature_matching", "logd"],
+                        help="stage 2 G loss: release's feature matching "
+                             "(default) or the paper's -log D")
+    parser.add_argument("--quick", action="store_true",
+                        help="small schedule for a laptop (same losses)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its checkpoint")
+    parser.add_argument("--test-data", help="test cache: report the mean joint "
+                        "error at the end")
+    parser.add_argument("--quiet", action="store_true")
+
+
+STAGES = {"all": ["vae", "gan", "align", "cross"],
+          "supervised": ["vae", "supervised"]}
+
+
+def run(args):
+    from ..training.runner import (Trainer, TrainingInterrupted, make_config)
+    stages = STAGES.get(args.stage, [args.stage])
+    config = make_config(args.dataset, args.data, stages, args.quick, args.seed,
+                         args.labelled_fraction, args.epochs, args.batch_size,
+                         args.checkpoint_every, args.max_batches,
+                         args.generator_loss, args.test_data)
+    trainer = Trainer(config, args.out, resume=args.resume,
+                      progress=not args.quiet)
+    try:
+        throughput = trainer.run()
+    except TrainingInterrupted as exc:
+        print("crossnet train: %s" % exc, file=sys.stderr)
+        return 130
+    result = {"run": args.out, "frames_per_s": throughput}
+    if args.test_data:
+        from ..data.cache import CacheDataset
+        from ..evaluation.predict import evaluate_cache
+        with CacheDataset(args.test_data, expected=trainer.data.params) as test:
+            ev = evaluate_cache(trainer.net, test)
+        result["test_mean_error_mm"] = ev["mean_error_mm"]
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,52 @@
+"""Pose estimates of a trained CrossingNet on a cache file."""
+import numpy as np
+
+from ..data.nyu import EVAL_JOINTS
+from . import metrics
+
+__all__ = ["predict_cache", "evaluate_cache", "benchmark_joints",
+           "predicted_uvd"]
+
+
+def predict_cache(net, cache, batch_size=128):
+    """(pred xyz (N, J, 3), ground-truth xyz (N, J, 3)) in mm, release
+    camera, for every frame of ``cache`` (a CacheDataset), in order."""
+    preds, gts = [], []
+    for start in range(0, len(cache), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(cache)))
+        b = cache.read(idx, ("depth", "centre", "xyz"))
+        rel_mm = net.estimate(b["depth"])
+        preds.append(rel_mm + b["centre"][:, None, :])
+        gts.append(b["xyz"])
+    return np.concatenate(preds), np.concatenate(gts)
+
+
+def benchmark_joints(xyz, dataset):
+    """The joints the public benchmark evaluates (NYU: 14 of 36)."""
+    return xyz[:, EVAL_JOINTS] if dataset == "nyu" and xyz.shape[1] == 36 else xyz
+
+
+def evaluate_cache(net, cache, batch_size=128):
+    """dict(mean_error_mm, per_joint_mm, max_error_curve) on a cache."""
+    pred, gt = predict_cache(net, cache, batch_size)
+    ds = cache.params.dataset
+    errors = metrics.joint_errors(benchmark_joints(pred, ds),
+                                  benchmark_joints(gt, ds))
+    return {"frames": int(len(errors)),
+            "mean_error_mm": metrics.mean_error(errors),
+            "per_joint_mm": [float(v) for v in metrics.per_joint_error(errors)],
+            "max_error_curve": {
+                "thresholds_mm": [int(t) for t in metrics.THRESHOLDS_MM],
+                "fraction": [float(v) for v in metrics.success_rate_max(errors)]},
+            "mean_error_curve": {
+                "thresholds_mm": [int(t) for t in metrics.THRESHOLDS_MM],
+                "fraction": [float(v) for v in metrics.success_rate_mean(errors)]}}
+
+
+def predicted_uvd(net, cache, batch_size=128):
+    """Predictions as (u, v, d) with the dataset's own camera (the camera its
+    labels were converted with), benchmark joints only."""
+    pred, _ = predict_cache(net, cache, batch_size)
+    pred = benchmark_joints(pred, cache.params.dataset)
+    return cache.params.camera.xyz_to_uvd(pred)
+

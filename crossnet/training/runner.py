@@ -1,0 +1,396 @@
+"""Run management: schedule, checkpoints, resume, logs, progress, Ctrl-C.
+
+A run folder holds
+
+* ``config.json``: everything needed to reproduce the run;
+* ``log.jsonl``: one JSON object per epoch (stage, epoch, mean of every loss
+  term, seconds, frames per second);
+* ``checkpoint/``: the networks in the authors' ``.npz`` layout plus
+  ``trainer_state.npz`` (Adam state) and ``trainer_state.json`` (where the
+  run is). A checkpoint is written into ``checkpoint.tmp/`` and swapped in
+  with renames, so a crash never leaves a half-written one.
+
+Every random draw is a function of (seed, stage, epoch, batch), so resuming
+from a checkpoint gives exactly the parameters of an uninterrupted run.
+"""
+import copy
+import json
+import math
+import os
+import shutil
+import time
+
+import numpy as np
+
+from .. import checkpoint as ckpt
+from ..data.cache import CacheDataset
+from ..data.common import DataError
+from ..networks import CrossingNet
+from . import stages as stages_mod
+
+__all__ = ["PAPER_SCHEDULE", "QUICK_SCHEDULE", "Trainer", "TrainingError",
+           "TrainingInterrupted", "make_config", "TrainingData"]
+
+# SPEC section 4 (Adam beta1 = 0.5 everywhere)
+PAPER_SCHEDULE = {
+    "vae": {"epochs": 201, "batch_size": 200, "lr": 3e-4, "lr_decay": 0.95,
+            "decay_every": 10000},
+    "gan": {"epochs": 1001, "batch_size": 100, "lr": 3e-4,
+            "generator_loss": "feature_matching"},
+    "align": {"epochs": 21, "batch_size": 200, "lr": 1e-2},
+    "cross": {"epochs": 80, "batch_size": 200, "lr": 1e-3},
+    "supervised": {"epochs": 80, "batch_size": 200, "lr": 1e-3},
+}
+# a laptop-sized setting: same losses and learning rates, far fewer updates
+QUICK_SCHEDULE = {
+    "vae": dict(PAPER_SCHEDULE["vae"], epochs=60, batch_size=64),
+    "gan": dict(PAPER_SCHEDULE["gan"], epochs=6, batch_size=32),
+    "align": dict(PAPER_SCHEDULE["align"], epochs=3, batch_size=32),
+    "cross": dict(PAPER_SCHEDULE["cross"], epochs=6, batch_size=32),
+    "supervised": dict(PAPER_SCHEDULE["supervised"], epochs=12, batch_size=32),
+}
+DEFAULT_STAGES = ["vae", "gan", "align", "cross"]
+BUILDERS = {"vae": stages_mod.vae_stage, "gan": stages_mod.gan_stage,
+            "align": stages_mod.align_stage, "cross": stages_mod.cross_stage,
+            "supervised": stages_mod.supervised_stage}
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (NaN loss, bad checkpoint, mismatched data)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C: a checkpoint was saved; ``--resume`` continues."""
+
+
+def make_config(dataset, data, stages=None, quick=False, seed=0,
+                labelled_fraction=1.0, epochs=None, batch_size=None,
+                checkpoint_every=1, max_batches_per_epoch=None,
+                generator_loss="feature_matching", test_data=None):
+    """The run configuration (a JSON-able dict) with paper defaults."""
+    if not 0 < labelled_fraction <= 1:
+        raise ValueError("labelled fraction must be in (0, 1], got %r"
+                         % labelled_fraction)
+    stages = list(stages or DEFAULT_STAGES)
+    for s in stages:
+        if s not in BUILDERS:
+            raise ValueError("unknown stage %r (%s)" % (s, ", ".join(BUILDERS)))
+    schedule = copy.deepcopy(QUICK_SCHEDULE if quick else PAPER_SCHEDULE)
+    for s in schedule:
+        if epochs is not None:
+            schedule[s]["epochs"] = int(epochs)
+        if batch_size is not None:
+            schedule[s]["batch_size"] = int(batch_size)
+    schedule["gan"]["generator_loss"] = generator_loss
+    return {"dataset": dataset, "data": os.path.abspath(data),
+            "test_data": test_data and os.path.abspath(test_data),
+            "stages": stages, "seed": int(seed),
+            "labelled_fraction": float(labelled_fraction),
+            "schedule": {s: schedule[s] for s in stages},
+            "checkpoint_every": int(checkpoint_every),
+            "max_batches_per_epoch": max_batches_per_epoch, "quick": quick}
+
+
+class TrainingData(object):
+    """Training frames of a cache file, split into labelled and unlabelled.
+
+    The labelled frames are a seeded random ``labelled_fraction`` of all;
+    labels of the others are never read. Arrays are held in memory when
+    smaller than ``memory_limit_bytes``, else read per batch from the file.
+    """
+
+    def __init__(self, path, dataset, labelled_fraction=1.0, seed=0,
+                 memory_limit_bytes=4 << 30):
+        self.cache = CacheDataset(path)
+        p = self.cache.params
+        if p.dataset != dataset:
+            self.cache.close()
+            raise DataError("%s: a %s cache, the run is for %s"
+                            % (path, p.dataset, dataset))
+        self.params = p
+        n = len(self.cache)
+        perm = np.random.RandomState(seed).permutation(n)
+        n_lab = max(1, int(round(labelled_fraction * n)))
+        self.labelled = np.sort(perm[:n_lab])
+        self.all = np.arange(n)
+        self.arrays = None
+        if self.cache.h5["depth"].nbytes < memory_limit_bytes:
+            self.arrays = {k: self.cache.h5[k][:] for k in
+                           ("depth", "pose", "origin")}
+        self._labelled_set = set(self.labelled.tolist())
+
+    def read(self, indices, labels=True):
+        """Batch dict; ``labels=False`` reads depth only (unlabelled use)."""
+        keys = ("depth", "pose", "origin") if labels else ("depth",)
+        if labels and not self._labelled_set.issuperset(indices.tolist()):
+            raise RuntimeError("labels requested for unlabelled frames")
+        if self.arrays is not None:
+            return {k: self.arrays[k][indices] for k in keys}
+        return self.cache.read(indices, keys)
+
+    def poses(self):
+        """Labelled poses (N_l, J, 3), e.g. for the PCA initialisation."""
+        return self.read(self.labelled)["pose"]
+
+
+class Trainer(object):
+    """Runs the configured stages on one network, writing to ``run_dir``."""
+
+    def __init__(self, config, run_dir, resume=False, progress=True, log=print):
+        self.run_dir = run_dir
+        self.progress = progress
+        self.log = log
+        cfg_path = os.path.join(run_dir, "config.json")
+        self.ckpt_dir = os.path.join(run_dir, "checkpoint")
+        if resume:
+            if not os.path.isfile(cfg_path):
+                raise TrainingError("%s: no config.json, nothing to resume"
+                                    % run_dir)
+            with open(cfg_path) as fh:
+                saved = json.load(fh)
+            if config is not None and _comparable(config) != _comparable(saved):
+                raise TrainingError(
+                    "%s: --resume with other settings than the run's "
+                    "config.json (%s); use the same arguments or a new --out"
+                    % (run_dir, _diff(_comparable(saved), _comparable(config))))
+            self.config = saved
+        else:
+            if os.path.exists(os.path.join(self.ckpt_dir, "trainer_state.json")):
+                raise TrainingError("%s already holds a run; pass --resume to "
+                                    "continue it or choose another --out"
+                                    % run_dir)
+            self.config = config
+        c = self.config
+        self.data = TrainingData(c["data"], c["dataset"], c["labelled_fraction"],
+                                 c["seed"])
+        self.net = CrossingNet(c["dataset"], self.data.params.size, seed=c["seed"])
+        if self.net.config.num_joints != self.data.cache.num_joints:
+            raise DataError("%s: %d joints per frame, %s networks use %d"
+                            % (c["data"], self.data.cache.num_joints,
+                               c["dataset"], self.net.config.num_joints))
+        self.state = {"finished": [], "stage": None, "epoch": 0, "batch": 0,
+                      "updates": {}}
+        self._stage_objs = {}
+        if resume:
+            self._load_checkpoint()
+        else:
+            os.makedirs(run_dir, exist_ok=True)
+            _atomic_json(cfg_path, c)
+
+    # -- checkpoints ----------------------------------------------------
+    def _load_checkpoint(self):
+        folder = self.ckpt_dir
+        if not os.path.isdir(folder) and os.path.isdir(folder + ".old"):
+            folder = folder + ".old"     # crashed between the two renames
+        state_json = os.path.join(folder, "trainer_state.json")
+        if not os.path.isfile(state_json):
+            raise TrainingError("%s: no checkpoint to resume from" % folder)
+        try:
+            with open(state_json) as fh:
+                self.state = json.load(fh)
+            ckpt.load_checkpoint(self.net, folder)
+            with np.load(os.path.join(folder, "trainer_state.npz")) as z:
+                self._saved_optimizer = {k: z[k] for k in z.files}
+        except (ValueError, OSError, KeyError) as exc:
+            raise TrainingError("%s: corrupt checkpoint (%s); nothing was "
+                                "overwritten" % (folder, exc))
+
+    def save_checkpoint(self):
+        tmp = self.ckpt_dir + ".tmp"
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+        ckpt.save_checkpoint(self.net, tmp)
+        opt = {}
+        for name, stage in self._stage_objs.items():
+            for i, v in enumerate(stage.state_values()):
+                opt["%s/%d" % (name, i)] = v
+        ckpt.atomic_savez_dict(os.path.join(tmp, "trainer_state.npz"), opt)
+        _atomic_json(os.path.join(tmp, "trainer_state.json"), self.state)
+        old = self.ckpt_dir + ".old"
+        if os.path.exists(old):
+            shutil.rmtree(old)
+        if os.path.exists(self.ckpt_dir):
+            os.rename(self.ckpt_dir, old)
+        os.rename(tmp, self.ckpt_dir)
+        if os.path.exists(old):
+            shutil.rmtree(old)
+
+    # -- training ---------------------------------------------------------
+    def _build(self, name):
+        sched = self.config["schedule"][name]
+        kwargs = {"lr": sched["lr"]}
+        if name == "gan":
+            kwargs["generator_loss"] = sched.get("generator_loss",
+                                                 "feature_matching")
+        if name == "vae" and self.state["updates"].get("vae", 0) == 0 \
+                and self.state["stage"] != "vae":
+            self._pca_init()
+        start = time.perf_counter()
+        stage = BUILDERS[name](self.net, **kwargs)
+        self.log("compiled stage %s in %.1f s" % (name, time.perf_counter() - start))
+        saved = getattr(self, "_saved_optimizer", {})
+        keys = sorted((k for k in saved if k.startswith(name + "/")),
+                      key=lambda k: int(k.split("/")[1]))
+        if keys:
+            stage.set_state_values([saved[k] for k in keys])
+        self._stage_objs = {name: stage}
+        return stage
+
+    def _pca_init(self):
+        from ..networks.pose_vae import pca_init
+        poses = self.data.poses().reshape(len(self.data.labelled), -1)
+        W_enc, W_dec = pca_init(poses)
+        mean = poses.mean(axis=0).astype("float32")
+        enc_fc1 = self.net.encoder.mu.input_layer
+        dec_out = self.net.decoder.output
+        enc_fc1.W.set_value(W_enc)
+        enc_fc1.b.set_value((-mean @ W_enc).astype("float32"))
+        dec_out.W.set_value(W_dec)
+        dec_out.b.set_value(mean)
+
+    def _batches(self, stage, epoch, stage_index):
+        """[(batch dict)] index plan of one epoch (deterministic)."""
+        c = self.config
+        bs = c["schedule"][stage.name]["batch_size"]
+        seed = c["seed"]
+        pool = self.data.all if stage.data == "all" else self.data.labelled
+        if len(pool) < 2:
+            raise TrainingError("stage %s needs at least 2 frames, %d available"
+                                % (stage.name, len(pool)))
+        bs = min(bs, len(pool))
+        perm = np.random.RandomState([seed, stage_index, epoch, 0]).permutation(pool)
+        n = len(pool) // bs
+        if c.get("max_batches_per_epoch"):
+            n = min(n, int(c["max_batches_per_epoch"]))
+        plan = [perm[b * bs:(b + 1) * bs] for b in range(n)]
+        if stage.data != "both":
+            return plan, None
+        real = np.random.RandomState([seed, stage_index, epoch, 1]).permutation(
+            self.data.all)
+        reps = int(math.ceil(n * bs / len(real)))
+        real = np.concatenate([real] * max(reps, 1))
+        return plan, [real[b * bs:(b + 1) * bs] for b in range(n)]
+
+    def _batch(self, stage, lab_idx, real_idx):
+        if stage.data == "all":
+            return self.data.read(np.sort(lab_idx), labels=False)
+        lab = self.data.read(lab_idx)
+        if stage.data == "both":
+            return {"labelled": lab,
+                    "real": self.data.read(real_idx, labels=False)}
+        return lab
+
+    def run(self):
+        """Train every unfinished stage; returns the per-stage throughput."""
+        from tqdm import tqdm
+        c = self.config
+        throughput = {}
+        for stage_index, name in enumerate(c["stages"]):
+            if name in self.state["finished"]:
+                continue
+            sched = c["schedule"][name]
+            stage = self._build(name)
+            if self.state["stage"] != name:
+                self.state.update(stage=name, epoch=0, batch=0)
+            for epoch in range(self.state["epoch"], sched["epochs"]):
+                plan, real = self._batches(stage, epoch, stage_index)
+                sums, count, frames = {}, 0, 0
+                start = time.perf_counter()
+                bar = tqdm(total=len(plan), initial=self.state["batch"],
+                           disable=None if self.progress else True,
+                           leave=False,
+                           desc="%s %d/%d" % (name, epoch + 1, sched["epochs"]))
+                b = self.state["batch"]
+                try:
+                    while b < len(plan):
+                        self._set_lr(stage, sched)
+                        rng = np.random.RandomState([c["seed"], stage_index,
+                                                     epoch, b, 2])
+                        batch = self._batch(stage, plan[b],
+                                            None if real is None else real[b])
+                        losses = stage.step(stage.make_inputs(batch, rng))
+                        bad = [k for k, v in losses.items() if not np.isfinite(v)]
+                        if bad:
+                            raise TrainingError(
+                                "stage %s, epoch %d, batch %d: loss term %s went "
+                                "NaN/inf; the last good checkpoint is kept in %s"
+                                % (name, epoch, b, ", ".join(bad), self.ckpt_dir))
+                        for k, v in losses.items():
+                            sums[k] = sums.get(k, 0.0) + v
+                        count += 1
+                        frames += len(plan[b])
+                        b += 1
+                        self.state["updates"][name] = \
+                            self.state["updates"].get(name, 0) + 1
+                        self.state["batch"] = b
+                        bar.set_postfix({k: "%.4g" % (v / count)
+                                         for k, v in list(sums.items())[:4]})
+                        bar.update(1)
+                except KeyboardInterrupt:
+                    bar.close()
+                    self.save_checkpoint()
+                    raise TrainingInterrupted(
+                        "interrupted in stage %s, epoch %d, batch %d; checkpoint "
+                        "saved in %s (resume with --resume)"
+                        % (name, epoch, b, self.ckpt_dir))
+                bar.close()
+                seconds = time.perf_counter() - start
+                entry = {"stage": name, "epoch": epoch,
+                         "losses": {k: v / max(count, 1) for k, v in sums.items()},
+                         "batches": count, "seconds": round(seconds, 3),
+                         "frames_per_s": round(frames / max(seconds, 1e-9), 2),
+                         "lr": float(stage.lr.get_value())}
+                self._log_epoch(entry)
+                throughput.setdefault(name, []).append(entry["frames_per_s"])
+                self.state.update(epoch=epoch + 1, batch=0)
+                last = epoch + 1 == sched["epochs"]
+                if last:
+                    self.state["finished"].append(name)
+                if last or (epoch + 1) % c["checkpoint_every"] == 0:
+                    self.save_checkpoint()
+            if name not in self.state["finished"]:   # zero epochs
+                self.state["finished"].append(name)
+                self.save_checkpoint()
+        return {k: float(np.median(v)) for k, v in throughput.items()}
+
+    def _set_lr(self, stage, sched):
+        lr = sched["lr"]
+        if "lr_decay" in sched:
+            lr *= sched["lr_decay"] ** (self.state["updates"].get(stage.name, 0)
+                                        // sched["decay_every"])
+        stage.lr.set_value(np.float32(lr))
+
+    def _log_epoch(self, entry):
+        with open(os.path.join(self.run_dir, "log.jsonl"), "a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+        if not self.progress:
+            return
+        terms = " ".join("%s %.4g" % kv for kv in entry["losses"].items())
+        self.log("%s epoch %d: %s (%.0f frames/s)" % (
+            entry["stage"], entry["epoch"] + 1, terms, entry["frames_per_s"]))
+
+
+def _comparable(config):
+    return {k: v for k, v in config.items() if k not in ("quick",)}
+
+
+def _diff(a, b):
+    keys = sorted(set(a) | set(b))
+    return ", ".join("%s: %r vs %r" % (k, a.get(k), b.get(k))
+                     for k in keys if a.get(k) != b.get(k))
+
+
+def _atomic_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=1)
+    os.replace(tmp, path)
+
+
+def read_log(run_dir):
+    """Entries of ``log.jsonl``."""
+    path = os.path.join(run_dir, "log.jsonl")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]

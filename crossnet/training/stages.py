@@ -1,0 +1,337 @@
+"""The training stages of Crossing Nets (SPEC sections 3 and 4).
+
+Each stage is built by one function that holds its whole loss, so a reader
+finds the loss of any stage in one place:
+
+* :func:`vae_stage` (1): pose VAE on labelled poses;
+* :func:`gan_stage` (2): depth GAN on unlabelled depth, D step then G step;
+* :func:`align_stage` (3a): Ali on L_recons, posterior and metric heads on
+  L_pos + L_smo; generator and discriminator conv1-2 frozen;
+* :func:`cross_stage` (3b): D step (L_GAN_D + L_pos + L_smo), then G step
+  (L_FM + L_recons + L_smo); the VAE frozen;
+* :func:`supervised_stage`: the baseline, D conv1-2 + posterior head on
+  L_pos with labelled frames only (no GAN, no generator).
+
+A :class:`Stage` holds compiled aesara functions (compiled once), the
+parameters each updates, Adam's state and the learning rate as a shared
+variable (schedules call ``set_value``; nothing is recompiled). All
+randomness (VAE noise, GAN latents, mixing weights of random latents) is
+drawn in numpy from a generator the caller passes, so a run is reproducible
+and resumable from (seed, stage, epoch, batch).
+
+Batch norm: batch statistics in training. Running averages are updated for
+the layers a stage trains and left alone for frozen ones.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import nn
+from ..backend import aesara, at
+from ..networks.config import LATENT_DIM, POSE_CODE_DIM
+from ..networks.pose_vae import kl_divergence
+
+__all__ = ["Stage", "vae_stage", "gan_stage", "align_stage", "cross_stage",
+           "supervised_stage", "mixing_matrix", "STAGE_NAMES"]
+
+STAGE_NAMES = ["vae", "gan", "align", "cross", "supervised"]
+VAE_NOISE_STD = 0.05
+EPS = 1e-7
+
+
+class Stage(object):
+    """Compiled steps of one training stage.
+
+    ``steps`` is a list of (name, function, output names); one update runs
+    every step in order on the same inputs and returns a dict of loss terms.
+    ``make_inputs(batch, rng)`` turns a data batch into the functions'
+    inputs.
+    """
+
+    def __init__(self, name, steps, params, lr, state, make_inputs,
+                 data="labelled"):
+        self.name = name
+        self.steps = steps
+        self.params = params          # parameters this stage updates
+        self.lr = lr                  # shared learning rate
+        self.state = state            # Adam state (shared variables)
+        self.make_inputs = make_inputs
+        self.data = data              # 'labelled', 'all', or 'both'
+
+    def step(self, inputs):
+        losses = OrderedDict()
+        for _, fn, names in self.steps:
+            for k, v in zip(names, fn(*inputs)):
+                losses[k] = float(v)
+        return losses
+
+    def state_values(self):
+        return [s.get_value() for s in self.state]
+
+    def set_state_values(self, values):
+        if len(values) != len(self.state):
+            raise ValueError("stage %s: %d optimizer arrays saved, %d expected"
+                             % (self.name, len(values), len(self.state)))
+        for s, v in zip(self.state, values):
+            if np.shape(v) != s.get_value(borrow=True).shape:
+                raise ValueError("stage %s: optimizer array %s has shape %s, "
+                                 "expected %s" % (self.name, s.name,
+                                                  np.shape(v),
+                                                  s.get_value().shape))
+            s.set_value(np.asarray(v, dtype=s.dtype))
+
+
+def _lr(value):
+    return aesara.shared(np.float32(value), name="learning_rate")
+
+
+def _adam(loss, params, lr, beta1):
+    updates = nn.updates.adam(loss, params, learning_rate=lr, beta1=beta1)
+    return updates, nn.updates.optimizer_state(updates, params)
+
+
+def _bce(p, target):
+    p = at.clip(p, EPS, 1 - EPS)
+    return -(target * at.log(p) + (1 - target) * at.log(1 - p)).mean()
+
+
+def _trainable(layers, below=None):
+    params = nn.get_all_params(layers, trainable=True)
+    if below is not None:
+        frozen = set(nn.get_all_params(below))
+        params = [p for p in params if p not in frozen]
+    return params
+
+
+def mixing_matrix(batch_size, rng, k=5):
+    """(B, B) rows of random convex weights over ``k`` distinct batch rows:
+    ``M @ z`` gives the random latents z_r (SPEC section 3)."""
+    k = min(k, batch_size)
+    M = np.zeros((batch_size, batch_size), dtype=np.float32)
+    for i in range(batch_size):
+        cols = rng.choice(batch_size, k, replace=False)
+        w = rng.uniform(0, 1, k) + 1e-6
+        M[i, cols] = w / w.sum()
+    return M
+
+
+def _depth(batch):
+    d = batch["depth"]
+    return d[:, None].astype(np.float32) if d.ndim == 3 else d.astype(np.float32)
+
+
+def latent_of_batch(net, batch):
+    """(B, 23) z_l of labelled frames: VAE mean of the pose, root offset."""
+    pose = batch["pose"].reshape(len(batch["pose"]), -1).astype(np.float32)
+    return np.concatenate([net.encode_normalised(pose),
+                           batch["origin"].astype(np.float32)], axis=1)
+
+
+# ---------------------------------------------------------------------------
+def vae_stage(net, lr=3e-4, beta1=0.5):
+    """Stage 1: loss = sum_batch KL(q(z|y) || N(0, I)) + 0.5 ||y - y_hat||^2.
+
+    Inputs: poses (B, 3J) root-relative / 50 mm, eps (B, 20) ~ N(0, 0.05^2).
+    """
+    enc, dec = net.encoder, net.decoder
+    y = at.matrix("pose", dtype="float32")
+    eps = at.matrix("eps", dtype="float32")
+    mu, logvar = nn.get_output([enc.mu, enc.logvar], y)
+    z = mu + at.exp(0.5 * logvar) * eps
+    y_hat = nn.get_output(dec.output, z)
+    kl = kl_divergence(mu, logvar).sum()
+    recons = 0.5 * ((y - y_hat) ** 2).sum()
+    loss = kl + recons
+    params = _trainable([enc.mu, enc.logvar]) + _trainable(dec.output)
+    lr_var = _lr(lr)
+    updates, state = _adam(loss, params, lr_var, beta1)
+    fn = aesara.function([y, eps], [loss, kl, recons], updates=updates)
+
+    def make_inputs(batch, rng):
+        pose = batch["pose"].reshape(len(batch["pose"]), -1).astype(np.float32)
+        eps_v = rng.normal(0, VAE_NOISE_STD, (len(pose), POSE_CODE_DIM))
+        return [pose, eps_v.astype(np.float32)]
+    return Stage("vae", [("vae", fn, ["vae_loss", "kl", "pose_recons"])],
+                 params, lr_var, state, make_inputs, data="labelled")
+
+
+def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
+    """Stage 2 on unlabelled depth, z ~ U(-1, 1)^23.
+
+    D step: BCE(D(x), 1) + BCE(D(G(z)), 0).
+    G step: feature matching, mean |E_batch f5(x) - E_batch f5(G(z))| (conv5
+    features), or the paper's -log D(G(z)) with ``generator_loss='logd'``.
+    """
+    if generator_loss not in ("feature_matching", "logd"):
+        raise ValueError("generator_loss must be feature_matching or logd")
+    G, D = net.generator, net.discriminator
+    x = at.tensor4("depth", dtype="float32")
+    z = at.matrix("z", dtype="float32")
+    fake = nn.get_output(G.output, {G.input: z})
+    d_real, f5_real = nn.get_output([D.output, D.conv5], {D.input: x})
+    d_fake, f5_fake = nn.get_output([D.output, D.conv5], {D.input: fake},
+                                    batch_norm_update_averages=False)
+    loss_d = _bce(d_real, 1) + _bce(d_fake, 0)
+    if generator_loss == "feature_matching":
+        loss_g = abs(f5_real.mean(axis=0) - f5_fake.mean(axis=0)).mean()
+    else:
+        loss_g = -at.log(at.clip(d_fake, EPS, 1)).mean()
+    lr_var = _lr(lr)
+    d_params = _trainable(D.output)
+    g_params = _trainable(G.output)
+    d_updates, d_state = _adam(loss_d, d_params, lr_var, beta1)
+    g_updates, g_state = _adam(loss_g, g_params, lr_var, beta1)
+    d_fn = aesara.function([x, z], [loss_d, d_real.mean(), d_fake.mean()],
+                           updates=d_updates)
+    g_fn = aesara.function([x, z], [loss_g], updates=g_updates)
+
+    def make_inputs(batch, rng):
+        B = len(batch["depth"])
+        return [_depth(batch),
+                rng.uniform(-1, 1, (B, LATENT_DIM)).astype(np.float32)]
+    return Stage("gan", [("d", d_fn, ["gan_d", "d_real", "d_fake"]),
+                         ("g", g_fn, ["gan_g"])],
+                 d_params + g_params, lr_var, d_state + g_state, make_inputs,
+                 data="all")
+
+
+def _crossing_terms(net, x_l, z_l, mix, x_real=None, update_g=True,
+                    update_d=True):
+    """Symbolic loss terms shared by stages 3a and 3b.
+
+    x_l (B, 1, S, S) labelled depth, z_l (B, 23) their latents, mix (B, B)
+    convex weights (z_r = mix @ z_l), x_real (B, 1, S, S) real depth for the
+    GAN terms. ``update_g`` / ``update_d``: whether the batch-norm running
+    averages of the generator / discriminator conv1-2 move (False when the
+    stage freezes them).
+    """
+    G, D = net.generator, net.discriminator
+    z_r = at.dot(mix, z_l)
+    z_both = at.concatenate([z_l, z_r], axis=0)
+    z_x = nn.get_output(net.alignment, z_both)
+    fakes = nn.get_output(G.output, {G.input: z_x},
+                          batch_norm_update_averages=update_g)
+    B = z_l.shape[0]
+    x_hat_l, x_hat_r = fakes[:B], fakes[B:]
+    # min((x - Gen(Ali(z_l)))^2, 1), mean over batch and pixels
+    recons = at.minimum((x_l - x_hat_l) ** 2, 1).mean()
+    conv2_l = nn.get_output(D.conv2, {D.input: x_l},
+                            batch_norm_update_averages=update_d)
+    conv2_fake = nn.get_output(D.conv2, {D.input: at.concatenate(
+        [x_hat_r, x_hat_l], axis=0)}, batch_norm_update_averages=False)
+    pos_l = nn.get_output(net.posterior_head, {D.conv2: conv2_l})
+    m_l = nn.get_output(net.metric_head, {D.conv2: conv2_l})
+    m_fake = nn.get_output(net.metric_head, {D.conv2: conv2_fake},
+                           batch_norm_update_averages=False)
+    m_r, m_hat_l = m_fake[:B], m_fake[B:]
+    smo = (((z_l - z_r) - (m_l - m_r)) ** 2).mean() + ((m_l - m_hat_l) ** 2).mean()
+    pos = ((pos_l - z_l) ** 2).mean()
+    terms = {"recons": recons, "smo": smo, "pos": pos,
+             "fakes": at.concatenate([x_hat_r, x_hat_l], axis=0)}
+    if x_real is not None:
+        d_real, f5_real = nn.get_output([D.output, D.conv5], {D.input: x_real},
+                                        batch_norm_update_averages=update_d)
+        d_fake, f5_fake = nn.get_output([D.output, D.conv5],
+                                        {D.input: terms["fakes"]},
+                                        batch_norm_update_averages=False)
+        terms["gan_d"] = _bce(d_real, 1) + _bce(d_fake, 0)
+        terms["fm"] = abs(f5_real.mean(axis=0) - f5_fake.mean(axis=0)).mean()
+    return terms
+
+
+def _labelled_inputs(net, with_real):
+    def make_inputs(batch, rng):
+        lab = batch["labelled"] if with_real else batch
+        x_l = _depth(lab)
+        z_l = latent_of_batch(net, lab)
+        mix = mixing_matrix(len(z_l), rng)
+        inputs = [x_l, z_l, mix]
+        if with_real:
+            inputs.append(_depth(batch["real"]))
+        return inputs
+    return make_inputs
+
+
+def align_stage(net, lr=1e-2, beta1=0.5):
+    """Stage 3a: Ali minimises L_recons; the posterior and metric heads
+    minimise L_pos + L_smo; generator, discriminator conv1-2 and VAE frozen.
+
+    L_recons = mean min((x_l - Gen(Ali(z_l)))^2, 1);
+    L_pos = mean (pos(x_l) - z_l)^2;
+    L_smo = mean ((z_l - z_r) - (m(x_l) - m(x_hat_r)))^2
+            + mean (m(x_l) - m(x_hat_l))^2.
+    """
+    x_l = at.tensor4("x_l", dtype="float32")
+    z_l = at.matrix("z_l", dtype="float32")
+    mix = at.matrix("mix", dtype="float32")
+    t = _crossing_terms(net, x_l, z_l, mix, update_g=False, update_d=False)
+    D = net.discriminator
+    ali_params = _trainable(net.alignment)
+    head_params = (_trainable(net.posterior_head, below=D.conv2)
+                   + _trainable(net.metric_head, below=D.conv2))
+    lr_var = _lr(lr)
+    u1, s1 = _adam(t["recons"], ali_params, lr_var, beta1)
+    u2, s2 = _adam(t["pos"] + t["smo"], head_params, lr_var, beta1)
+    u1.update(u2)
+    fn = aesara.function([x_l, z_l, mix], [t["recons"], t["pos"], t["smo"]],
+                         updates=u1)
+    return Stage("align", [("align", fn, ["recons", "pos", "smo"])],
+                 ali_params + head_params, lr_var, s1 + s2,
+                 _labelled_inputs(net, False), data="labelled")
+
+
+def cross_stage(net, lr=1e-3, beta1=0.5):
+    """Stage 3b, alternating on the same batch:
+
+    D step: L_GAN_D + L_pos + L_smo -> discriminator, posterior head,
+    metric head, with L_GAN_D = BCE(D(x_real), 1) + BCE(D([x_hat_r;
+    x_hat_l]), 0);
+    G step: L_FM + L_recons + L_smo -> Ali and generator, with L_FM the
+    L1 distance of batch means of conv5 features of x_real and the fakes.
+
+    x_real are real depth maps of all frames (labelled or not: the
+    semi-supervised setting); the other terms use labelled frames.
+    """
+    x_l = at.tensor4("x_l", dtype="float32")
+    z_l = at.matrix("z_l", dtype="float32")
+    mix = at.matrix("mix", dtype="float32")
+    x_real = at.tensor4("x_real", dtype="float32")
+    t = _crossing_terms(net, x_l, z_l, mix, x_real)
+    D = net.discriminator
+    d_params = (_trainable(D.output)
+                + _trainable(net.posterior_head, below=D.conv2)
+                + _trainable(net.metric_head, below=D.conv2))
+    g_params = _trainable(net.alignment) + _trainable(net.generator.output)
+    lr_var = _lr(lr)
+    d_loss = t["gan_d"] + t["pos"] + t["smo"]
+    g_loss = t["fm"] + t["recons"] + t["smo"]
+    d_updates, d_state = _adam(d_loss, d_params, lr_var, beta1)
+    g_updates, g_state = _adam(g_loss, g_params, lr_var, beta1)
+    inputs = [x_l, z_l, mix, x_real]
+    d_fn = aesara.function(inputs, [t["gan_d"], t["pos"], t["smo"]],
+                           updates=d_updates)
+    g_fn = aesara.function(inputs, [t["fm"], t["recons"], t["smo"]],
+                           updates=g_updates)
+    return Stage("cross", [("d", d_fn, ["gan_d", "pos", "smo_d"]),
+                           ("g", g_fn, ["fm", "recons", "smo_g"])],
+                 d_params + g_params, lr_var, d_state + g_state,
+                 _labelled_inputs(net, True), data="both")
+
+
+def supervised_stage(net, lr=1e-3, beta1=0.5):
+    """Baseline: discriminator conv1-2 + posterior head on
+    L_pos = mean (pos(x_l) - z_l)^2, labelled frames only."""
+    D = net.discriminator
+    x_l = at.tensor4("x_l", dtype="float32")
+    z_l = at.matrix("z_l", dtype="float32")
+    pos = nn.get_output(net.posterior_head, {D.input: x_l})
+    loss = ((pos - z_l) ** 2).mean()
+    params = _trainable(net.posterior_head)
+    lr_var = _lr(lr)
+    updates, state = _adam(loss, params, lr_var, beta1)
+    fn = aesara.function([x_l, z_l], [loss], updates=updates)
+
+    def make_inputs(batch, rng):
+        return [_depth(batch), latent_of_batch(net, batch)]
+    return Stage("supervised", [("pos", fn, ["pos"])], params, lr_var, state,
+                 make_inputs, data="labelled")

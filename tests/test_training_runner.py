@@ -1,0 +1,153 @@
+"""Run management: resume equals uninterrupted, labels hidden, bad input."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from crossnet import cli
+from crossnet.data.cache import write_cache
+from crossnet.data.common import DataError
+from crossnet.data.synthetic import SyntheticHands
+from crossnet.training import runner
+from crossnet.training.runner import (Trainer, TrainingError,
+                                      TrainingInterrupted, make_config)
+
+
+@pytest.fixture(scope="module")
+def tiny_h5(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("data") / "train.h5")
+    write_cache(path, SyntheticHands(24, seed=2, size=32), "train", progress=False)
+    return path
+
+
+def _config(h5, stages=("vae", "gan"), **kw):
+    cfg = make_config("synthetic", h5, list(stages), seed=3, **kw)
+    for s in cfg["schedule"].values():
+        s.update(epochs=2, batch_size=8)
+    return cfg
+
+
+def _values(trainer):
+    from crossnet.networks import PART_FILES
+    return {p.name: p.get_value() for part in PART_FILES
+            for p in trainer.net.part_params(part)}
+
+
+def test_resume_after_interruption_gives_the_same_parameters(tiny_h5, tmp_path,
+                                                             monkeypatch):
+    full = Trainer(_config(tiny_h5), str(tmp_path / "full"), progress=False)
+    full.run()
+    expected = _values(full)
+
+    calls = {"n": 0}
+    original = runner.Trainer._set_lr
+
+    def interrupt(self, stage, sched):
+        if stage.name == "gan":
+            calls["n"] += 1
+            if calls["n"] == 5:          # epoch 1 (second), batch 1
+                raise KeyboardInterrupt
+        return original(self, stage, sched)
+    monkeypatch.setattr(runner.Trainer, "_set_lr", interrupt)
+    run_dir = str(tmp_path / "interrupted")
+    with pytest.raises(TrainingInterrupted, match="stage gan, epoch 1, batch 1"):
+        Trainer(_config(tiny_h5), run_dir, progress=False).run()
+    monkeypatch.setattr(runner.Trainer, "_set_lr", original)
+    state = json.load(open(os.path.join(run_dir, "checkpoint", "trainer_state.json")))
+    assert state["stage"] == "gan" and state["epoch"] == 1 and state["batch"] == 1
+    resumed = Trainer(_config(tiny_h5), run_dir, resume=True, progress=False)
+    resumed.run()
+    got = _values(resumed)
+    assert got.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    log = [json.loads(line) for line in open(os.path.join(run_dir, "log.jsonl"))]
+    assert [(e["stage"], e["epoch"]) for e in log] == [
+        ("vae", 0), ("vae", 1), ("gan", 0), ("gan", 1)]
+    assert all(np.isfinite(list(e["losses"].values())).all() for e in log)
+
+
+def test_labelled_fraction_hides_labels(tiny_h5):
+    data = runner.TrainingData(tiny_h5, "synthetic", labelled_fraction=0.25, seed=1)
+    assert len(data.labelled) == 6
+    unlabelled = np.setdiff1d(data.all, data.labelled)
+    with pytest.raises(RuntimeError, match="labels requested for unlabelled"):
+        data.read(unlabelled[:2])
+    assert set(data.read(unlabelled[:2], labels=False)) == {"depth"}
+    assert data.poses().shape == (6, 16, 3)
+
+
+def test_labelled_only_terms_see_labelled_frames(tiny_h5, tmp_path, monkeypatch):
+    """A cross-stage run with fraction 0.25 reads labels of labelled frames
+    only, and real depth of all frames."""
+    seen = {"labels": set(), "depth_only": set()}
+    original = runner.TrainingData.read
+
+    def spy(self, indices, labels=True):
+        seen["labels" if labels else "depth_only"].update(indices.tolist())
+        return original(self, indices, labels)
+    monkeypatch.setattr(runner.TrainingData, "read", spy)
+    cfg = _config(tiny_h5, ("vae", "cross"), labelled_fraction=0.25)
+    cfg["schedule"]["cross"]["batch_size"] = 3
+    t = Trainer(cfg, str(tmp_path / "semi"), progress=False)
+    t.run()
+    labelled = set(t.data.labelled.tolist())
+    assert seen["labels"] <= labelled
+    assert seen["depth_only"] - labelled       # unlabelled depth was used
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_h5, tmp_path, monkeypatch):
+    from crossnet.training import stages
+    run_dir = str(tmp_path / "nan")
+    cfg = _config(tiny_h5, ("vae",))
+    t = Trainer(cfg, run_dir, progress=False)
+    original = stages.Stage.step
+    calls = {"n": 0}
+
+    def nan_step(self, inputs):
+        calls["n"] += 1
+        out = original(self, inputs)
+        if calls["n"] == 4:               # epoch 1, after a checkpoint
+            out["kl"] = float("nan")
+        return out
+    monkeypatch.setattr(stages.Stage, "step", nan_step)
+    ckpt_file = os.path.join(run_dir, "checkpoint", "-1_en_params.npz")
+    with pytest.raises(TrainingError, match="epoch 1, batch 0: loss term kl went NaN"):
+        t.run()
+    state = json.load(open(os.path.join(run_dir, "checkpoint", "trainer_state.json")))
+    assert state["epoch"] == 1 and state["batch"] == 0 and os.path.isfile(ckpt_file)
+
+
+def test_bad_input(tiny_h5, tmp_path):
+    with pytest.raises(DataError, match="a synthetic cache, the run is for icvl"):
+        Trainer(make_config("icvl", tiny_h5, ["vae"]), str(tmp_path / "a"),
+                progress=False)
+    with pytest.raises(TrainingError, match="no config.json, nothing to resume"):
+        Trainer(_config(tiny_h5), str(tmp_path / "none"), resume=True,
+                progress=False)
+    run_dir = str(tmp_path / "b")
+    Trainer(_config(tiny_h5, ("vae",)), run_dir, progress=False).run()
+    with pytest.raises(TrainingError, match="already holds a run"):
+        Trainer(_config(tiny_h5, ("vae",)), run_dir, progress=False)
+    with pytest.raises(TrainingError, match="other settings.*labelled_fraction"):
+        Trainer(_config(tiny_h5, ("vae",), labelled_fraction=0.5), run_dir,
+                resume=True, progress=False)
+    enc = os.path.join(run_dir, "checkpoint", "-1_en_params.npz")
+    before = open(enc, "rb").read()[:10]
+    with open(enc, "wb") as fh:
+        fh.write(b"corrupt")
+    with pytest.raises(TrainingError, match="corrupt checkpoint.*nothing was overwritten"):
+        Trainer(None, run_dir, resume=True, progress=False)
+    assert open(enc, "rb").read() == b"corrupt" and before
+
+
+def test_train_command_quick(tiny_h5, tmp_path, capsys):
+    out = str(tmp_path / "cli")
+    assert cli.main(["train", "--dataset", "synthetic", "--data", tiny_h5,
+                     "--stage", "vae", "--out", out, "--epochs", "2",
+                     "--batch-size", "8", "--quiet", "--test-data", tiny_h5]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "vae" in result["frames_per_s"] and result["test_mean_error_mm"] > 0
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    assert cfg["schedule"]["vae"]["epochs"] == 2 and cfg["schedule"]["vae"]["lr"] == 3e-4

@@ -1,0 +1,115 @@
+"""Each stage's losses fall, and each stage changes only its own parameters."""
+import numpy as np
+import pytest
+
+from crossnet import nn
+from crossnet.data.synthetic import SyntheticHands
+from crossnet.networks import CrossingNet
+from crossnet.training import stages
+
+SIZE = 32
+B = 8
+
+
+@pytest.fixture(scope="module")
+def frames():
+    hands = SyntheticHands(2 * B, seed=4, size=SIZE)
+    s = [hands.sample(i) for i in range(2 * B)]
+    return {k: np.stack([f[k] for f in s]) for k in ("depth", "pose", "origin")}
+
+
+def _batch(frames, sl=slice(0, B)):
+    return {k: v[sl] for k, v in frames.items()}
+
+
+def _all_params(net):
+    tops = [net.encoder.mu, net.encoder.logvar, net.decoder.output,
+            net.alignment, net.generator.output, net.discriminator.output,
+            net.posterior_head, net.metric_head]
+    return nn.get_all_params(tops)
+
+
+def _changed(net, fn):
+    before = {p: p.get_value().copy() for p in _all_params(net)}
+    fn()
+    return {p for p in before if not np.array_equal(before[p], p.get_value())}
+
+
+def _names(params):
+    return {p.name for p in params}
+
+
+def _run(stage, batch, n, seed=0):
+    rng = np.random.RandomState(seed)
+    inputs = stage.make_inputs(batch, rng)
+    return [stage.step(inputs) for _ in range(n)]
+
+
+def test_vae_stage(frames):
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.vae_stage(net, lr=3e-3)
+    changed = _changed(net, lambda: _run(st, _batch(frames), 1))
+    assert _names(changed) == _names(st.params)
+    assert all(n.startswith(("enc_", "dec_")) for n in _names(changed))
+    hist = _run(st, _batch(frames), 60)
+    assert hist[-1]["vae_loss"] < 0.7 * hist[0]["vae_loss"]
+
+
+def test_gan_stage(frames):
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.gan_stage(net, lr=1e-3)
+    batch = _batch(frames)
+    changed = _changed(net, lambda: _run(st, batch, 1))
+    names = _names(changed)
+    assert names and all(n.startswith(("gen_", "dis_")) for n in names)
+    assert any(n.startswith("gen_") for n in names)
+    assert any(n.startswith("dis_") for n in names)
+    hist = _run(st, batch, 15)
+    assert hist[-1]["gan_d"] < hist[0]["gan_d"]
+    # the G step alone lowers its feature-matching loss
+    d_step, g_step = st.steps[0][1], st.steps[1][1]
+    inputs = st.make_inputs(batch, np.random.RandomState(1))
+    fm = [float(g_step(*inputs)[0]) for _ in range(15)]
+    assert fm[-1] < fm[0]
+
+
+def test_align_stage_freezes_vae_generator_and_discriminator(frames):
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.align_stage(net, lr=1e-2)
+    batch = _batch(frames)
+    changed = _names(_changed(net, lambda: _run(st, batch, 1)))
+    assert any(n.startswith("ali_") for n in changed)
+    assert any(n.startswith("pos_") for n in changed)
+    assert any(n.startswith("metr_") for n in changed)
+    assert all(n.startswith(("ali_", "pos_", "metr_")) for n in changed), changed
+    hist = _run(st, batch, 25)
+    for term in ("recons", "pos", "smo"):
+        assert hist[-1][term] < hist[0][term], term
+
+
+def test_cross_stage_trains_gan_and_heads_not_vae(frames):
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.cross_stage(net, lr=1e-3)
+    batch = {"labelled": _batch(frames), "real": _batch(frames, slice(B, 2 * B))}
+    changed = _names(_changed(net, lambda: _run(st, batch, 1)))
+    assert not any(n.startswith(("enc_", "dec_")) for n in changed)
+    for prefix in ("ali_", "gen_", "dis_conv1", "dis_out", "pos_", "metr_"):
+        assert any(n.startswith(prefix) for n in changed), prefix
+    hist = _run(st, batch, 20)
+    for term in ("pos", "recons", "smo_g"):
+        assert hist[-1][term] < hist[0][term], term
+
+
+def test_supervised_stage_is_the_posterior_path_only(frames):
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.supervised_stage(net, lr=1e-3)
+    changed = _names(_changed(net, lambda: _run(st, _batch(frames), 1)))
+    assert all(n.startswith(("dis_conv1", "dis_conv2", "pos_")) for n in changed)
+    hist = _run(st, _batch(frames), 20)
+    assert hist[-1]["pos"] < hist[0]["pos"]
+
+
+def test_mixing_matrix_rows_are_convex_combinations_of_five():
+    M = stages.mixing_matrix(12, np.random.RandomState(0))
+    np.testing.assert_allclose(M.sum(axis=1), 1, rtol=1e-6)
+    assert ((M > 0).sum(axis=1) == 5).all() and (M >= 0).all()
