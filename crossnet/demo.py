@@ -21,10 +21,10 @@ from .training.runner import PAPER_SCHEDULE, Trainer, make_config, read_log
 __all__ = ["run_demo", "DEMO_SCHEDULE", "plot_losses"]
 
 DEMO_SCHEDULE = {
-    "vae": dict(PAPER_SCHEDULE["vae"], epochs=100, batch_size=100),
-    "gan": dict(PAPER_SCHEDULE["gan"], epochs=4, batch_size=50),
+    "vae": dict(PAPER_SCHEDULE["vae"], epochs=400, batch_size=100),
+    "gan": dict(PAPER_SCHEDULE["gan"], epochs=8, batch_size=50),
     "align": dict(PAPER_SCHEDULE["align"], epochs=3, batch_size=50),
-    "cross": dict(PAPER_SCHEDULE["cross"], epochs=4, batch_size=50),
+    "cross": dict(PAPER_SCHEDULE["cross"], epochs=6, batch_size=50),
     "supervised": dict(PAPER_SCHEDULE["supervised"], epochs=10, batch_size=50),
 }
 
