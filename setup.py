@@ -17,6 +17,7 @@ setup(
         "matplotlib>=3.7",
         "Pillow>=9",
         "tqdm>=4.60",
+        "threadpoolctl>=3.1",
     ],
     extras_require={
         "test": ["pytest>=7"],

@@ -1,0 +1,121 @@
+"""Timing of the posterior path (the network the paper times at 90 fps)."""
+import os
+import platform
+import time
+
+import numpy as np
+
+__all__ = ["time_calls", "thread_limit", "cpu_info", "run_benchmark"]
+
+
+def time_calls(fn, x, iterations=200, warmup=20):
+    """Per-call seconds of ``fn(x)`` (after ``warmup`` calls), timed with
+    time.perf_counter."""
+    for _ in range(warmup):
+        fn(x)
+    times = np.empty(iterations)
+    for i in range(iterations):
+        start = time.perf_counter()
+        fn(x)
+        times[i] = time.perf_counter() - start
+    return times
+
+
+class thread_limit(object):
+    """Context manager limiting BLAS/OpenMP threads (threadpoolctl)."""
+
+    def __init__(self, threads):
+        self.threads = threads
+        self._ctl = None
+
+    def __enter__(self):
+        if self.threads:
+            from threadpoolctl import threadpool_limits
+            self._ctl = threadpool_limits(limits=self.threads)
+        return self
+
+    def __exit__(self, *exc):
+        if self._ctl is not None:
+            self._ctl.restore_original_limits()
+
+
+def blas_info():
+    """Which BLAS libraries numpy/aesara have loaded (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:      # pragma: no cover - a listed dependency
+        return []
+    return [{"library": i.get("internal_api"), "version": i.get("version"),
+             "threads": i.get("num_threads"), "path": i.get("filepath")}
+            for i in threadpool_info()]
+
+
+def cpu_info():
+    """Model name, logical cores and the SIMD flags of this CPU (Linux)."""
+    info = {"machine": platform.machine(), "cores": os.cpu_count(),
+            "model": platform.processor(), "flags": []}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name") and not info.get("model_name"):
+                    info["model_name"] = line.split(":", 1)[1].strip()
+                if line.startswith("flags") and not info["flags"]:
+                    info["flags"] = line.split(":", 1)[1].split()
+                if line.startswith("cpu MHz") and not info.get("mhz"):
+                    info["mhz"] = float(line.split(":", 1)[1])
+    except OSError:
+        pass
+    return info
+
+
+def peak_gflops(cpu, threads):
+    """Rough single-precision peak: cores x clock x FLOPs per cycle, with
+    FLOPs/cycle from the widest SIMD (AVX-512: 2 FMA units x 16 lanes x 2;
+    AVX2+FMA: 2 x 8 x 2; SSE: 4 x 2). An estimate, said to be one."""
+    flags = set(cpu.get("flags", []))
+    if "avx512f" in flags:
+        per_cycle, simd = 64, "AVX-512 (2 FMA x 16 floats)"
+    elif "avx2" in flags and "fma" in flags:
+        per_cycle, simd = 32, "AVX2+FMA (2 FMA x 8 floats)"
+    else:
+        per_cycle, simd = 8, "SSE (4 floats, add + mul)"
+    ghz = (cpu.get("mhz") or 2000.0) / 1000.0
+    cores = min(threads or cpu["cores"] or 1, cpu["cores"] or 1)
+    return cores * ghz * per_cycle, "%d core(s) x %.2f GHz x %d FLOP/cycle, %s" % (
+        cores, ghz, per_cycle, simd)
+
+
+def run_benchmark(weights=None, dataset="icvl", batch_size=1, iterations=200,
+                  warmup=20, threads=None, linker="cvm_nogc", seed=0):
+    """Compile the folded posterior path and time it; returns a dict."""
+    from . import backend
+    from .checkpoint import load_checkpoint
+    from .inference import FoldedPosterior, posterior_path_macs
+    from .networks import CrossingNet
+    net = CrossingNet(dataset, seed=seed)
+    if weights:
+        load_checkpoint(net, weights)
+    else:   # random weights; give batch norm non-trivial running statistics
+        rng = np.random.RandomState(seed)
+        for p in net.part_params("discriminator") + net.part_params("posterior_head"):
+            if p.name.endswith(("mean", "inv_std")):
+                p.set_value((rng.uniform(0.5, 1.5, p.get_value().shape)
+                             ).astype("float32"))
+    with thread_limit(threads):
+        fast = FoldedPosterior(net, linker=linker)
+        x = np.random.RandomState(seed).uniform(
+            -1, 1, (batch_size, 1, 128, 128)).astype("float32")
+        times = time_calls(fast.function, x, iterations, warmup)
+    per_frame = times / batch_size
+    med = float(np.median(per_frame))
+    info = backend.describe()
+    return {
+        "fps": 1.0 / med, "ms_per_frame_median": med * 1e3,
+        "ms_per_frame_p10": float(np.percentile(per_frame, 10)) * 1e3,
+        "ms_per_frame_p90": float(np.percentile(per_frame, 90)) * 1e3,
+        "batch_size": batch_size, "iterations": iterations,
+        "compile_s": fast.compile_s, "threads": threads or os.cpu_count(),
+        "linker": linker, "blas": info["blas_ldflags"],
+        "blas_libraries": blas_info(), "weights": weights or "random",
+        "macs_per_frame": posterior_path_macs(128, net.config.num_joints),
+    }

@@ -1,0 +1,40 @@
+"""``crossnet benchmark``: frames per second of the posterior path on CPU."""
+import json
+
+
+def add_arguments(parser):
+    parser.add_argument("--weights", help="checkpoint folder (default: random "
+                        "weights of the same architecture)")
+    parser.add_argument("--dataset", default="icvl",
+                        choices=["icvl", "nyu", "msra", "synthetic"])
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="frames per call (default 1, the paper's)")
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS/OpenMP threads (default: all cores)")
+    parser.add_argument("--linker", default="cvm_nogc",
+                        choices=["cvm_nogc", "cvm", "c", "vm", "py"],
+                        help="aesara linker (default cvm_nogc)")
+    parser.add_argument("--json", action="store_true")
+
+
+def run(args):
+    from ..benchmark import run_benchmark
+    r = run_benchmark(args.weights, args.dataset, args.batch_size,
+                      args.iterations, args.warmup, args.threads, args.linker)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print("posterior path (D conv1-2 + posterior head + VAE decoder, BN folded)")
+    print("weights          %s" % r["weights"])
+    print("batch size       %d" % r["batch_size"])
+    print("median           %.3f ms/frame  (p10 %.3f, p90 %.3f)"
+          % (r["ms_per_frame_median"], r["ms_per_frame_p10"],
+             r["ms_per_frame_p90"]))
+    print("frames/s         %.1f  (paper: 90)" % r["fps"])
+    print("compile          %.1f s" % r["compile_s"])
+    print("linker / BLAS    %s / %s" % (r["linker"], r["blas"]))
+    print("threads          %s" % r["threads"])
+    print("multiply-adds    %.1f M per frame" % (r["macs_per_frame"] / 1e6))
+    return 0

@@ -1,0 +1,171 @@
+"""Fast test-time pose estimation: the posterior path with batch norm folded.
+
+The path the paper times at 90 fps (batch 1, CPU): discriminator conv1-2 ->
+posterior head (conv3-5, dense, dense) -> VAE decoder (+ root offset). At test
+time batch norm is a fixed per-channel affine map, so it is folded into the
+preceding layer: with ``s = gamma * inv_std``, ``W' = W * s`` (per output
+channel) and ``b' = beta - mean * s``. What remains is 5 convolutions with
+bias + leaky ReLU, 3 dense layers and the decoder's 2, compiled once with
+aesara's C linker that keeps intermediate buffers between calls
+(``cvm_nogc``). The convolutions use crossnet's fused C Op
+(:mod:`crossnet.ops.conv6x6`: specialised im2col + gemm + bias + leaky
+ReLU) by default, or aesara's ``CorrMM`` with ``conv='corrmm'``.
+
+``FoldedPosterior.numpy_forward`` is the same network in plain numpy, used as
+a correctness reference and as a timing peer.
+"""
+import time
+
+import numpy as np
+
+from . import nn
+from .backend import aesara, at
+from .networks.config import POSE_CODE_DIM, UNIT_MM
+from .ops import conv6x6s2
+
+__all__ = ["fold_bn", "FoldedPosterior", "posterior_path_macs"]
+
+LEAK = 0.2
+
+
+def fold_bn(W, bn, axis):
+    """(W', b') with batch norm ``bn`` (a BatchNormLayer) folded into a layer
+    whose output channels run along ``axis`` of W."""
+    s = bn.gamma.get_value() * bn.inv_std.get_value()
+    b = bn.beta.get_value() - bn.mean.get_value() * s
+    shape = [1] * W.ndim
+    shape[axis] = -1
+    return (W * s.reshape(shape)).astype("float32"), b.astype("float32")
+
+
+def _collect(net):
+    """[(kind, W, b)] of the posterior path, BN folded, in order."""
+    convs = ("dis_conv1", "dis_conv2", "pos_conv3", "pos_conv4", "pos_conv5")
+    layers = {lay.name: lay for lay in nn.get_all_layers(net.posterior_head)}
+    out = []
+    for name in convs:
+        conv, bn = layers[name], layers[name + "_bn"]
+        W, b = fold_bn(conv.W.get_value(), bn, axis=0)
+        out.append(("conv", W, b))
+    fc, bn = layers["pos_fc"], layers["pos_fc_bn"]
+    W, b = fold_bn(fc.W.get_value(), bn, axis=1)
+    out.append(("dense_lrelu", W, b))
+    o = layers["pos_out"]
+    out.append(("dense", o.W.get_value(), o.b.get_value()))
+    return out
+
+
+def posterior_path_macs(image_size=128, num_joints=16):
+    """Multiply-adds of one frame through the posterior path (+ decoder)."""
+    macs, s, c_in = 0, image_size, 1
+    for _ in range(5):
+        s //= 2
+        macs += s * s * 32 * c_in * 36
+        c_in = 32
+    macs += 32 * s * s * 23 + 23 * 23            # dense layers of the head
+    macs += POSE_CODE_DIM * 40 + 40 * 3 * num_joints  # VAE decoder
+    return macs
+
+
+class FoldedPosterior(object):
+    """The folded posterior path of a :class:`CrossingNet` (weights copied at
+    construction: rebuild after changing the network).
+
+    ``__call__(depth)``: (B, S, S) or (B, 1, S, S) normalised depth ->
+    (B, J, 3) joints in mm relative to the crop centre.
+    """
+
+    def __init__(self, net, linker="cvm_nogc", conv="fused"):
+        if conv not in ("fused", "corrmm"):
+            raise ValueError("conv must be 'fused' (crossnet's C Op) or "
+                             "'corrmm' (aesara's), got %r" % conv)
+        self.conv = conv
+        self.net = net
+        self.layers = _collect(net)
+        dec = nn.get_all_layers(net.decoder.output)
+        self.decoder = [(lay.W.get_value(), lay.b.get_value())
+                        for lay in dec if isinstance(lay, nn.DenseLayer)]
+        self.num_joints = net.config.num_joints
+        self.size = net.config.image_size
+        self.linker = linker
+        start = time.perf_counter()
+        self._fn = self._compile()
+        self.compile_s = time.perf_counter() - start
+
+    def expression(self, x):
+        """Symbolic (B, 1, S, S) -> (B, J, 3) mm."""
+        h = x
+        lrelu = nn.nonlinearities.LeakyRectify(LEAK)
+        for kind, W, b in self.layers:
+            if kind == "conv" and self.conv == "fused":
+                # the fused Op correlates: flip for a true convolution
+                h = conv6x6s2(h, aesara.shared(W[:, :, ::-1, ::-1].copy()),
+                              aesara.shared(b), LEAK)
+            elif kind == "conv":
+                h = nn.Conv2DLayer(
+                    (None, W.shape[1], None, None), W.shape[0], 6, stride=2,
+                    pad=2, W=W, b=b, nonlinearity=lrelu).get_output_for(h)
+            else:
+                h = nn.DenseLayer(
+                    (None, W.shape[0]), W.shape[1], W=W, b=b,
+                    nonlinearity=lrelu if kind == "dense_lrelu" else None
+                ).get_output_for(h.flatten(2))
+        z = h
+        (W1, b1), (W2, b2) = self.decoder
+        hid = at.dot(z[:, :POSE_CODE_DIM], W1) + b1
+        hid = at.switch(hid > 0, hid, 0.01 * hid)
+        rel = (at.dot(hid, W2) + b2).reshape((z.shape[0], self.num_joints, 3))
+        return (rel + z[:, POSE_CODE_DIM:].dimshuffle(0, "x", 1)) * UNIT_MM
+
+    def _compile(self):
+        x = at.tensor4("depth", dtype="float32")
+        mode = aesara.compile.mode.Mode(linker=self.linker, optimizer="fast_run")
+        return aesara.function([x], self.expression(x), mode=mode)
+
+    def _as_input(self, depth):
+        depth = np.asarray(depth, dtype="float32")
+        if depth.ndim == 3:
+            depth = depth[:, None]
+        if depth.shape[1:] != (1, self.size, self.size):
+            raise ValueError("expected (B, %d, %d) depth crops, got %s"
+                             % (self.size, self.size, depth.shape))
+        return np.ascontiguousarray(depth)
+
+    def __call__(self, depth):
+        return self._fn(self._as_input(depth))
+
+    @property
+    def function(self):
+        """The compiled aesara function (takes a (B, 1, S, S) float32 array)."""
+        return self._fn
+
+    # -- the same network in numpy (reference and timing peer) ----------
+    def numpy_forward(self, depth):
+        x = self._as_input(depth)
+        for kind, W, b in self.layers:
+            if kind == "conv":
+                x = _np_conv_s2p2(x, W) + b[None, :, None, None]
+                x = np.where(x > 0, x, LEAK * x)
+            else:
+                x = x.reshape(len(x), -1) @ W + b
+                if kind == "dense_lrelu":
+                    x = np.where(x > 0, x, LEAK * x)
+        (W1, b1), (W2, b2) = self.decoder
+        hid = x[:, :POSE_CODE_DIM] @ W1 + b1
+        hid = np.where(hid > 0, hid, 0.01 * hid)
+        rel = (hid @ W2 + b2).reshape(len(x), self.num_joints, 3)
+        return (rel + x[:, None, POSE_CODE_DIM:]) * UNIT_MM
+
+
+def _np_conv_s2p2(x, W):
+    """True convolution, 6x6 kernel, stride 2, pad 2 (im2col + matmul)."""
+    B, C, H, Wd = x.shape
+    F, _, k, _ = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    Ho, Wo = (H + 4 - k) // 2 + 1, (Wd + 4 - k) // 2 + 1
+    s = xp.strides
+    cols = np.lib.stride_tricks.as_strided(
+        xp, (B, C, k, k, Ho, Wo), (s[0], s[1], s[2], s[3], 2 * s[2], 2 * s[3]))
+    Wf = W[:, :, ::-1, ::-1].reshape(F, -1)       # flip: true convolution
+    cols = cols.reshape(B, C * k * k, Ho * Wo)
+    return np.matmul(Wf, cols).reshape(B, F, Ho, Wo)

@@ -1,0 +1,75 @@
+"""The folded fast path equals the training graph's test-mode output."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from crossnet import cli
+from crossnet.inference import FoldedPosterior, fold_bn, posterior_path_macs
+from crossnet.networks import CrossingNet
+
+
+def _randomise_bn(net, rng):
+    for part in ("discriminator", "posterior_head"):
+        for p in net.part_params(part):
+            if p.name.endswith(("mean", "beta")):
+                p.set_value(rng.normal(0, 0.3, p.get_value().shape).astype("f4"))
+            if p.name.endswith(("inv_std", "gamma")):
+                p.set_value(rng.uniform(0.5, 1.5, p.get_value().shape).astype("f4"))
+
+
+@pytest.fixture(scope="module")
+def net():
+    net = CrossingNet("icvl", seed=0)
+    _randomise_bn(net, np.random.RandomState(1))
+    return net
+
+
+@pytest.mark.parametrize("conv", ["fused", "corrmm"])
+def test_folded_matches_unfolded_graph_and_numpy(net, conv):
+    fast = FoldedPosterior(net, conv=conv)
+    x = np.random.RandomState(2).uniform(-1, 1, (3, 128, 128)).astype("f4")
+    reference = net.estimate(x)                       # BN as separate layers
+    np.testing.assert_allclose(fast(x), reference, rtol=1e-4, atol=1e-4 * 50)
+    np.testing.assert_allclose(fast.numpy_forward(x), reference, rtol=1e-4,
+                               atol=1e-4 * 50)
+    one = fast(x[:1])                                  # batch 1, the paper's
+    np.testing.assert_allclose(one, reference[:1], rtol=1e-4, atol=1e-4 * 50)
+
+
+def test_folded_with_authors_weights(reference_dir):
+    from crossnet.checkpoint import load_checkpoint
+    net = CrossingNet("icvl")
+    load_checkpoint(net, os.path.join(reference_dir, "crossingnet_pretrained", "ICVL"))
+    fast = FoldedPosterior(net)
+    x = np.random.RandomState(3).uniform(-1, 1, (2, 128, 128)).astype("f4")
+    x[:, :, :40] = 1.0
+    np.testing.assert_allclose(fast(x), net.estimate(x), rtol=1e-4, atol=5e-3)
+
+
+def test_fold_bn_formula():
+    class BN(object):
+        pass
+    bn = BN()
+    import aesara
+    for name, v in (("gamma", [2.0, 1.0]), ("inv_std", [0.5, 4.0]),
+                    ("beta", [1.0, 0.0]), ("mean", [3.0, -1.0])):
+        setattr(bn, name, aesara.shared(np.array(v, "f4")))
+    W = np.ones((3, 2), "f4")
+    Wf, b = fold_bn(W, bn, axis=1)
+    np.testing.assert_allclose(Wf, [[1, 4]] * 3)
+    np.testing.assert_allclose(b, [1 - 3 * 1, 0 + 1 * 4])
+
+
+def test_macs_about_55m():
+    assert 54e6 < posterior_path_macs(128, 16) < 56e6
+
+
+def test_benchmark_command_json(capsys):
+    assert cli.main(["benchmark", "--iterations", "3", "--warmup", "1",
+                     "--threads", "1", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    for key in ("fps", "ms_per_frame_median", "batch_size", "compile_s", "threads"):
+        assert key in r
+    assert r["batch_size"] == 1 and r["threads"] == 1 and r["fps"] > 0
