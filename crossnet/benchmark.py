@@ -73,7 +73,11 @@ def peak_gflops(cpu, threads):
     FLOPs/cycle from the widest SIMD (AVX-512: 2 FMA units x 16 lanes x 2;
     AVX2+FMA: 2 x 8 x 2; SSE: 4 x 2). An estimate, said to be one."""
     flags = set(cpu.get("flags", []))
-    if "avx512f" in flags:
+    amd = "AMD" in (cpu.get("model_name") or "")
+    if "avx512f" in flags and amd:
+        # Zen 4 runs AVX-512 on 256-bit units: 2 FMA x 8 floats x 2
+        per_cycle, simd = 32, "AVX-512 on AMD Zen 4 (2 x 256-bit FMA)"
+    elif "avx512f" in flags:
         per_cycle, simd = 64, "AVX-512 (2 FMA x 16 floats)"
     elif "avx2" in flags and "fma" in flags:
         per_cycle, simd = 32, "AVX2+FMA (2 FMA x 8 floats)"

@@ -1,0 +1,218 @@
+"""The paper's CPU timing claim: the posterior path at 90 fps (batch 1).
+
+Times, in one process, with the same weights, the same input batch and the
+same thread count, alternating between implementations round by round:
+
+* crossnet: aesara, batch norm folded, fused 6x6/stride-2 conv C Op;
+* crossnet-corrmm: the same with aesara's own CorrMM convolution;
+* numpy: the same network in plain numpy (im2col + matmul);
+* torch: the same network in PyTorch (CPU), if installed (`pip install
+  -e .[bench]`; here `pip install torch==2.13.0`).
+
+All outputs are checked against crossnet's unfolded training graph (in units
+of 50 mm, to 1e-4) before timing. Reports fps and ratios crossnet/peer at
+batch 1 and 64, and the fraction of this CPU's estimated peak FLOP/s. With
+``--train-step`` it also times one stage-3b update (D step + G step) in
+crossnet and in PyTorch.
+
+    python paper_experiments/timing.py --quick
+    python paper_experiments/timing.py --weights ../shared/reference/crossingnet_pretrained/ICVL
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+import common  # noqa: F401  (puts the checkout on sys.path)
+from common import add_common_arguments, markdown_table, reference_dir, write_json, write_text
+
+PAPER_FPS = 90.0
+
+
+def torch_posterior(fast, threads):
+    """The folded posterior path as a PyTorch function (or None)."""
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    layers = []
+    for kind, W, b in fast.layers:
+        if kind == "conv":     # true convolution = correlation with W flipped
+            W = np.ascontiguousarray(W[:, :, ::-1, ::-1])
+        layers.append((kind, torch.from_numpy(np.ascontiguousarray(W)),
+                       torch.from_numpy(np.ascontiguousarray(b))))
+    (W1, b1), (W2, b2) = [(torch.from_numpy(W), torch.from_numpy(b))
+                          for W, b in fast.decoder]
+    J = fast.num_joints
+
+    def forward(x_np):
+        with torch.inference_mode():
+            h = torch.from_numpy(x_np)
+            for kind, W, b in layers:
+                if kind == "conv":
+                    h = F.leaky_relu(F.conv2d(h, W, b, stride=2, padding=2), 0.2)
+                else:
+                    h = h.reshape(h.shape[0], -1) @ W + b
+                    if kind == "dense_lrelu":
+                        h = F.leaky_relu(h, 0.2)
+            hid = F.leaky_relu(h[:, :20] @ W1 + b1, 0.01)
+            rel = (hid @ W2 + b2).reshape(-1, J, 3)
+            return ((rel + h[:, None, 20:]) * 50.0).numpy()
+    return forward
+
+
+def alternate(impls, x, rounds, calls, pause=0.2):
+    """Median seconds per call of each implementation, timed round-robin.
+
+    ``pause`` seconds between implementations let the previous one's worker
+    threads go idle (OpenMP and BLAS threads spin for a while after work),
+    so no implementation is timed while another's threads hold the cores.
+    """
+    per = {name: [] for name in impls}
+    for fn in impls.values():          # warm-up
+        for _ in range(5):
+            fn(x)
+    for _ in range(rounds):
+        for name, fn in impls.items():
+            time.sleep(pause)
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn(x)
+            per[name].append((time.perf_counter() - start) / calls)
+    return {name: float(np.median(v)) for name, v in per.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser, "results/timing")
+    parser.add_argument("--weights", help="checkpoint folder (default: the "
+                        "authors' ICVL weights if found, else random)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--train-step", action="store_true",
+                        help="also time one stage-3b update")
+    parser.add_argument("--train-batch", type=int, default=None,
+                        help="batch of the training step (default 200; "
+                             "--quick: 16)")
+    args = parser.parse_args(argv)
+
+    from crossnet.benchmark import cpu_info, peak_gflops, thread_limit
+    from crossnet.checkpoint import load_checkpoint
+    from crossnet.inference import FoldedPosterior, posterior_path_macs
+    from crossnet.networks import CrossingNet
+
+    weights = args.weights
+    ref = reference_dir(args.reference)
+    if weights is None and ref:
+        weights = os.path.join(ref, "crossingnet_pretrained", "ICVL")
+    net = CrossingNet("icvl", seed=0)
+    if weights:
+        load_checkpoint(net, weights)
+    rounds, calls = (5, 20) if args.quick else (15, 50)
+    results = {"weights": weights or "random", "threads": args.threads,
+               "paper_fps": PAPER_FPS, "batches": {}}
+    cpu = cpu_info()
+    peak, how = peak_gflops(cpu, args.threads)
+    results.update(cpu=cpu.get("model_name"), peak_gflops_estimate=peak,
+                   peak_how=how)
+    macs = posterior_path_macs(128, 16)
+    with thread_limit(args.threads):
+        fast = FoldedPosterior(net)
+        corrmm = FoldedPosterior(net, conv="corrmm")
+        impls = {"crossnet": fast.function, "crossnet-corrmm": corrmm.function,
+                 "numpy": fast.numpy_forward}
+        torch_fn = torch_posterior(fast, args.threads)
+        if torch_fn is not None:
+            impls["torch"] = torch_fn
+        for batch in (1, 64):
+            x = np.random.RandomState(batch).uniform(
+                -1, 1, (batch, 1, 128, 128)).astype("float32")
+            reference = net.estimate(x)
+            diffs = {name: float(np.abs(fn(x) - reference).max() / 50.0)
+                     for name, fn in impls.items()}
+            bad = {k: v for k, v in diffs.items() if not v < 1e-4}
+            if bad:
+                raise SystemExit("outputs disagree with the training graph "
+                                 "(units of 50 mm): %s" % bad)
+            secs = alternate(impls, x, rounds, max(1, calls // batch * 4)
+                             if batch > 1 else calls)
+            row = {}
+            for name, s in secs.items():
+                fps = batch / s
+                row[name] = {"fps": fps, "ms_per_frame": 1e3 * s / batch,
+                             "gflops": 2 * macs * fps / 1e9,
+                             "max_diff_50mm": diffs[name]}
+            for name in row:
+                row[name]["crossnet_over_this"] = row["crossnet"]["fps"] / row[name]["fps"]
+            results["batches"][str(batch)] = row
+    if args.train_step:
+        results["train_step"] = train_step_timing(
+            net, args.train_batch or (16 if args.quick else 200), args.threads,
+            rounds=3 if args.quick else 5)
+    write_json(os.path.join(args.out, "timing.json"), results)
+    report = render(results)
+    write_text(os.path.join(args.out, "timing.md"), report)
+    print(report)
+    return 0
+
+
+def train_step_timing(net, batch, threads, rounds=3):
+    """Seconds of one stage-3b update (D step + G step) in crossnet."""
+    from crossnet.benchmark import thread_limit
+    from crossnet.data.synthetic import SyntheticHands
+    from crossnet.training.stages import cross_stage
+    hands = SyntheticHands(2 * batch, seed=5, size=128)
+    frames = [hands.sample(i) for i in range(2 * batch)]
+    stack = {k: np.stack([f[k] for f in frames]) for k in ("depth", "pose", "origin")}
+    lab = {k: v[:batch] for k, v in stack.items()}
+    real = {k: v[batch:] for k, v in stack.items()}
+    with thread_limit(threads):
+        t0 = time.perf_counter()
+        stage = cross_stage(net)
+        compile_s = time.perf_counter() - t0
+        inputs = stage.make_inputs({"labelled": lab, "real": real},
+                                   np.random.RandomState(0))
+        stage.step(inputs)
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            stage.step(inputs)
+            times.append(time.perf_counter() - start)
+    return {"batch": batch, "crossnet_s": float(np.median(times)),
+            "crossnet_frames_per_s": batch / float(np.median(times)),
+            "compile_s": compile_s,
+            "torch": "not implemented: the stage-3b step has no PyTorch twin "
+                     "in crossnet yet"}
+
+
+def render(r):
+    lines = ["# Posterior-path timing (paper: %.0f fps, batch 1, CPU)" % r["paper_fps"],
+             "", "CPU: %s, %d thread(s); weights: %s" % (r["cpu"], r["threads"],
+                                                         r["weights"]),
+             "Estimated peak: %.0f GFLOP/s (%s)" % (r["peak_gflops_estimate"],
+                                                     r["peak_how"]), ""]
+    for batch, row in r["batches"].items():
+        lines.append("## batch %s" % batch)
+        lines.append("")
+        lines.append(markdown_table(
+            ["implementation", "frames/s", "ms/frame", "GFLOP/s", "% of peak",
+             "crossnet / this", "max diff (50 mm units)"],
+            [[name, "%.1f" % v["fps"], "%.3f" % v["ms_per_frame"],
+              "%.1f" % v["gflops"],
+              "%.1f" % (100 * v["gflops"] / r["peak_gflops_estimate"]),
+              "%.2f" % v["crossnet_over_this"], "%.1e" % v["max_diff_50mm"]]
+             for name, v in row.items()]))
+        lines.append("")
+    if "train_step" in r:
+        t = r["train_step"]
+        lines.append("Stage-3b update (D + G step), batch %d: %.3f s "
+                     "(%.1f frames/s); PyTorch: %s" % (
+                         t["batch"], t["crossnet_s"], t["crossnet_frames_per_s"],
+                         t["torch"]))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
