@@ -9,14 +9,14 @@ test frames instead of tens of thousands, and a few epochs per stage (see
 checkpoints, loss curves, depth maps rendered from test poses, success-rate
 curves of Crossing Nets and of the supervised baseline, and ``report.md``.
 """
-import copy
 import json
 import os
 import time
 
 import numpy as np
 
-from .training.runner import PAPER_SCHEDULE, Trainer, make_config, read_log
+from .experiments import synthetic_caches, train_and_evaluate
+from .training.runner import PAPER_SCHEDULE, read_log
 
 __all__ = ["run_demo", "DEMO_SCHEDULE", "plot_losses"]
 
@@ -27,20 +27,6 @@ DEMO_SCHEDULE = {
     "cross": dict(PAPER_SCHEDULE["cross"], epochs=6, batch_size=50),
     "supervised": dict(PAPER_SCHEDULE["supervised"], epochs=10, batch_size=50),
 }
-
-
-def _config(train_h5, stages, labelled_fraction, seed, schedule):
-    cfg = make_config("synthetic", train_h5, stages, seed=seed,
-                      labelled_fraction=labelled_fraction)
-    cfg["schedule"] = {s: copy.deepcopy(schedule[s]) for s in stages}
-    return cfg
-
-
-def _train(cfg, run_dir, progress, log):
-    resume = os.path.isfile(os.path.join(run_dir, "checkpoint",
-                                         "trainer_state.json"))
-    trainer = Trainer(cfg, run_dir, resume=resume, progress=progress, log=log)
-    return trainer, trainer.run()
 
 
 def plot_losses(run_dir, path):
@@ -74,40 +60,30 @@ def plot_losses(run_dir, path):
 def run_demo(out, frames=2000, test_frames=300, size=64, labelled_fraction=0.5,
              seed=0, schedule=None, progress=True, log=print):
     """Prepare, train, evaluate and report; returns the summary dict."""
-    from .data.cache import CacheDataset, write_cache
-    from .data.synthetic import SyntheticHands
-    from .evaluation.predict import evaluate_cache
+    from .data.cache import CacheDataset
     from .evaluation.report import plot_curves
     from .plotting import depth_grid, save_png
 
     schedule = schedule or DEMO_SCHEDULE
     t0 = time.perf_counter()
     os.makedirs(out, exist_ok=True)
-    train_h5 = os.path.join(out, "data", "synthetic_train.h5")
-    test_h5 = os.path.join(out, "data", "synthetic_test.h5")
-    write_cache(train_h5, SyntheticHands(frames, seed=seed, size=size), "train",
-                progress=progress)
-    write_cache(test_h5, SyntheticHands(test_frames, seed=seed + 100003,
-                                        size=size), "test", progress=progress)
+    train_h5, test_h5 = synthetic_caches(os.path.join(out, "data"), frames,
+                                         test_frames, size, seed, progress)
     log("data ready: %d training, %d test frames of %dx%d"
         % (frames, test_frames, size, size))
 
     runs = {"crossing_nets": ["vae", "gan", "align", "cross"],
             "supervised": ["vae", "supervised"]}
     results, throughput, nets = {}, {}, {}
+    for name, stages in runs.items():
+        ev, throughput[name], nets[name] = train_and_evaluate(
+            os.path.join(out, name), "synthetic", train_h5, test_h5, stages,
+            schedule, labelled_fraction, seed, progress, log, name)
+        results[name] = ev
+        log("%s: mean joint error %.2f mm on %d held-out frames"
+            % (name, ev["mean_error_mm"], ev["frames"]))
+    # depth maps rendered from held-out poses through Ali + generator
     with CacheDataset(test_h5) as test:
-        for name, stages in runs.items():
-            cfg = _config(train_h5, stages, labelled_fraction, seed, schedule)
-            trainer, fps = _train(cfg, os.path.join(out, name), progress, log)
-            throughput[name] = fps
-            ev = evaluate_cache(trainer.net, test)
-            ev["name"] = name
-            results[name] = ev
-            nets[name] = trainer.net
-            log("%s: mean joint error %.2f mm on %d held-out frames"
-                % (name, ev["mean_error_mm"], ev["frames"]))
-            trainer.data.cache.close()
-        # depth maps rendered from held-out poses through Ali + generator
         b = test.read(np.arange(min(16, len(test))),
                       ("depth", "pose", "origin"))
     net = nets["crossing_nets"]
