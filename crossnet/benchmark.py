@@ -69,7 +69,8 @@ def cpu_info():
 
 
 def peak_gflops(cpu, threads):
-    """Rough single-precision peak: cores x clock x FLOPs per cycle, with
+    """Rough single-precision peak: cores x clock x FLOPs per cycle (clock:
+    /proc/cpuinfo's current MHz, so under turbo the real peak is higher), with
     FLOPs/cycle from the widest SIMD (AVX-512: 2 FMA units x 16 lanes x 2;
     AVX2+FMA: 2 x 8 x 2; SSE: 4 x 2). An estimate, said to be one."""
     flags = set(cpu.get("flags", []))

@@ -152,6 +152,7 @@ def main(argv=None):
             net, args.train_batch or (16 if args.quick else 200), args.threads,
             rounds=3 if args.quick else 5)
     write_json(os.path.join(args.out, "timing.json"), results)
+    results["figure"] = plot_fps(results, os.path.join(args.out, "timing.png"))
     report = render(results)
     write_text(os.path.join(args.out, "timing.md"), report)
     print(report)
@@ -187,6 +188,34 @@ def train_step_timing(net, batch, threads, rounds=3):
                      "in crossnet yet"}
 
 
+def plot_fps(r, path):
+    """Bar chart of frames/s per implementation and batch, paper's 90 fps."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crossnet.plotting import atomic_savefig
+    batches = list(r["batches"])
+    names = list(r["batches"][batches[0]])
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    width = 0.8 / len(batches)
+    for i, batch in enumerate(batches):
+        ax.bar(np.arange(len(names)) + (i - (len(batches) - 1) / 2) * width,
+               [r["batches"][batch][n]["fps"] for n in names], width,
+               label="batch %s" % batch)
+    ax.axhline(r["paper_fps"], color="k", ls="--", lw=1, label="paper (90 fps)")
+    ax.set_xticks(np.arange(len(names)))
+    ax.set_xticklabels(names)
+    ax.set_ylabel("frames per second (posterior path, CPU)")
+    ax.set_title("%s, %d thread(s)" % (r["cpu"], r["threads"]), fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def render(r):
     lines = ["# Posterior-path timing (paper: %.0f fps, batch 1, CPU)" % r["paper_fps"],
              "", "CPU: %s, %d thread(s); weights: %s" % (r["cpu"], r["threads"],
@@ -204,6 +233,9 @@ def render(r):
               "%.1f" % (100 * v["gflops"] / r["peak_gflops_estimate"]),
               "%.2f" % v["crossnet_over_this"], "%.1e" % v["max_diff_50mm"]]
              for name, v in row.items()]))
+        lines.append("")
+    if "figure" in r:
+        lines.append("Figure: %s" % r["figure"])
         lines.append("")
     if "train_step" in r:
         t = r["train_step"]

@@ -12,7 +12,7 @@ from ..camera import camera_for
 
 __all__ = ["joint_errors", "mean_error", "per_joint_error",
            "success_rate_max", "success_rate_mean", "THRESHOLDS_MM",
-           "evaluate_uvd", "NYU_EVAL_JOINTS", "ICVL_SEQ1_FRAMES"]
+           "evaluate_uvd", "summarise", "NYU_EVAL_JOINTS", "ICVL_SEQ1_FRAMES"]
 
 THRESHOLDS_MM = np.arange(0, 81)
 # NYU's 14 evaluation joints among the 36 of joint_data.mat (SPEC section 6)
@@ -65,3 +65,17 @@ def evaluate_uvd(pred_uvd, gt_uvd, dataset):
         gt_uvd = gt_uvd[:ICVL_SEQ1_FRAMES]
     cam = camera_for(dataset, "benchmark")
     return joint_errors(cam.uvd_to_xyz(pred_uvd), cam.uvd_to_xyz(gt_uvd))
+
+
+def summarise(errors):
+    """JSON-able summary of (N, J) errors: frames, mean, per joint, curves."""
+    thresholds = [int(t) for t in THRESHOLDS_MM]
+    return {
+        "frames": int(len(errors)),
+        "mean_error_mm": mean_error(errors),
+        "per_joint_mm": [float(v) for v in per_joint_error(errors)],
+        "max_error_curve": {"thresholds_mm": thresholds, "fraction": [
+            float(v) for v in success_rate_max(errors)]},
+        "mean_error_curve": {"thresholds_mm": thresholds, "fraction": [
+            float(v) for v in success_rate_mean(errors)]},
+    }

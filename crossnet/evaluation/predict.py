@@ -32,15 +32,7 @@ def evaluate_cache(net, cache, batch_size=128):
     ds = cache.params.dataset
     errors = metrics.joint_errors(benchmark_joints(pred, ds),
                                   benchmark_joints(gt, ds))
-    return {"frames": int(len(errors)),
-            "mean_error_mm": metrics.mean_error(errors),
-            "per_joint_mm": [float(v) for v in metrics.per_joint_error(errors)],
-            "max_error_curve": {
-                "thresholds_mm": [int(t) for t in metrics.THRESHOLDS_MM],
-                "fraction": [float(v) for v in metrics.success_rate_max(errors)]},
-            "mean_error_curve": {
-                "thresholds_mm": [int(t) for t in metrics.THRESHOLDS_MM],
-                "fraction": [float(v) for v in metrics.success_rate_mean(errors)]}}
+    return metrics.summarise(errors)
 
 
 def predicted_uvd(net, cache, batch_size=128):

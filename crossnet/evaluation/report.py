@@ -46,19 +46,9 @@ def compare_files(dataset, gt_path, pred_paths, names=None):
         if len(pred) != len(gt) and not seq1:
             raise PoseFileError("%s: %d frames, the ground truth %s has %d"
                                 % (path, len(pred), gt_path, len(gt)))
-        errors = metrics.evaluate_uvd(pred, gt, dataset)
-        results.append({
-            "name": names[i] if names else _default_name(path),
-            "frames": int(len(pred)),
-            "mean_error_mm": metrics.mean_error(errors),
-            "per_joint_mm": [float(v) for v in metrics.per_joint_error(errors)],
-            "max_error_curve": {
-                "thresholds_mm": [int(t) for t in metrics.THRESHOLDS_MM],
-                "fraction": [float(v) for v in metrics.success_rate_max(errors)]},
-            "mean_error_curve": {
-                "thresholds_mm": [int(t) for t in metrics.THRESHOLDS_MM],
-                "fraction": [float(v) for v in metrics.success_rate_mean(errors)]},
-        })
+        summary = metrics.summarise(metrics.evaluate_uvd(pred, gt, dataset))
+        summary["name"] = names[i] if names else _default_name(path)
+        results.append(summary)
     return results
 
 
