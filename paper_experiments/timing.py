@@ -13,7 +13,7 @@ All outputs are checked against crossnet's unfolded training graph (in units
 of 50 mm, to 1e-4) before timing. Reports fps and ratios crossnet/peer at
 batch 1 and 64, and the fraction of this CPU's estimated peak FLOP/s. With
 ``--train-step`` it also times one stage-3b update (D step + G step) in
-crossnet and in PyTorch.
+crossnet and in its PyTorch twin (``torch_twin.py``).
 
     python paper_experiments/timing.py --quick
     python paper_experiments/timing.py --weights ../shared/reference/crossingnet_pretrained/ICVL
@@ -160,32 +160,52 @@ def main(argv=None):
 
 
 def train_step_timing(net, batch, threads, rounds=3):
-    """Seconds of one stage-3b update (D step + G step) in crossnet."""
+    """Seconds of one stage-3b update (D step + G step) in crossnet and, if
+    installed, in the PyTorch twin (same weights, inputs and loss terms; the
+    first update's D-step losses must agree)."""
     from crossnet.benchmark import thread_limit
     from crossnet.data.synthetic import SyntheticHands
     from crossnet.training.stages import cross_stage
-    hands = SyntheticHands(2 * batch, seed=5, size=128)
+    hands = SyntheticHands(2 * batch, seed=5, size=net.config.image_size)
     frames = [hands.sample(i) for i in range(2 * batch)]
     stack = {k: np.stack([f[k] for f in frames]) for k in ("depth", "pose", "origin")}
     lab = {k: v[:batch] for k, v in stack.items()}
     real = {k: v[batch:] for k, v in stack.items()}
+    out = {"batch": batch}
     with thread_limit(threads):
+        try:
+            from torch_twin import TwinCrossStep
+            twin = TwinCrossStep(net)       # copies the weights before training
+        except ImportError:
+            twin = None
         t0 = time.perf_counter()
         stage = cross_stage(net)
-        compile_s = time.perf_counter() - t0
+        out["compile_s"] = time.perf_counter() - t0
         inputs = stage.make_inputs({"labelled": lab, "real": real},
                                    np.random.RandomState(0))
-        stage.step(inputs)
-        times = []
+        first = stage.step(inputs)
+        steps = {"crossnet": lambda: stage.step(inputs)}
+        if twin is not None:
+            first_t = twin.step(inputs)
+            out["first_step_losses"] = {"crossnet": first, "torch": first_t}
+            for k in ("gan_d", "pos", "smo_d"):
+                if not np.isclose(first[k], first_t[k], rtol=1e-3, atol=1e-5):
+                    raise SystemExit("stage-3b twin disagrees on %s: crossnet %r, "
+                                     "torch %r" % (k, first[k], first_t[k]))
+            steps["torch"] = lambda: twin.step(inputs)
+        times = {k: [] for k in steps}
         for _ in range(rounds):
-            start = time.perf_counter()
-            stage.step(inputs)
-            times.append(time.perf_counter() - start)
-    return {"batch": batch, "crossnet_s": float(np.median(times)),
-            "crossnet_frames_per_s": batch / float(np.median(times)),
-            "compile_s": compile_s,
-            "torch": "not implemented: the stage-3b step has no PyTorch twin "
-                     "in crossnet yet"}
+            for k, fn in steps.items():
+                time.sleep(0.2)
+                start = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - start)
+    for k, v in times.items():
+        out["%s_s" % k] = float(np.median(v))
+        out["%s_frames_per_s" % k] = batch / float(np.median(v))
+    if "torch_s" in out:
+        out["crossnet_over_torch"] = out["torch_s"] / out["crossnet_s"]
+    return out
 
 
 def plot_fps(r, path):
@@ -239,10 +259,17 @@ def render(r):
         lines.append("")
     if "train_step" in r:
         t = r["train_step"]
-        lines.append("Stage-3b update (D + G step), batch %d: %.3f s "
-                     "(%.1f frames/s); PyTorch: %s" % (
-                         t["batch"], t["crossnet_s"], t["crossnet_frames_per_s"],
-                         t["torch"]))
+        line = ("Stage-3b update (D step + G step), batch %d: crossnet %.3f s "
+                "(%.1f frames/s)" % (t["batch"], t["crossnet_s"],
+                                     t["crossnet_frames_per_s"]))
+        if "torch_s" in t:
+            line += ("; PyTorch %.3f s (%.1f frames/s); crossnet/PyTorch speed "
+                     "%.2f; first-step D losses agree (gan_d %.5f vs %.5f)" % (
+                         t["torch_s"], t["torch_frames_per_s"],
+                         t["crossnet_over_torch"],
+                         t["first_step_losses"]["crossnet"]["gan_d"],
+                         t["first_step_losses"]["torch"]["gan_d"]))
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 

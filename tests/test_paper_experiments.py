@@ -66,3 +66,17 @@ def test_semi_supervised_quick(tmp_path):
     assert res["fractions"] == [0.25, 1.0]
     assert len(res["mean_error_mm"]["supervised"]) == 2
     assert (tmp_path / "semi_supervised.png").stat().st_size > 0
+
+
+def test_torch_twin_matches_crossnet_training_graph():
+    """The PyTorch twin of stage 3b (timing peer) computes the same losses
+    from the same weights: a check of every layer's wiring in both."""
+    pytest.importorskip("torch")
+    import numpy as np
+    from crossnet.networks import CrossingNet
+    timing = _script("timing")
+    r = timing.train_step_timing(CrossingNet("icvl", image_size=32, seed=0), 4, 2,
+                                 rounds=1)
+    a, b = r["first_step_losses"]["crossnet"], r["first_step_losses"]["torch"]
+    for k in ("gan_d", "pos", "smo_d", "recons"):
+        assert np.isclose(a[k], b[k], rtol=1e-4), k
