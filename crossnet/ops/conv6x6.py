@@ -92,7 +92,7 @@ class Conv6x6S2(OpenMPOp):
         return ["<string.h>", "<stdlib.h>"] + super().c_headers(**kwargs)
 
     def c_code_cache_version(self):
-        return (3, self.openmp, blas_header_version())
+        return (4, self.openmp, blas_header_version())
 
     def c_support_code_struct(self, node, name):
         return "float* col_%(name)s; size_t col_size_%(name)s;" % {"name": name}
@@ -142,7 +142,10 @@ class Conv6x6S2(OpenMPOp):
         }
         if (ok && col_size_%(name)s < (size_t)K * N) {
             free(col_%(name)s);
-            col_%(name)s = (float*)malloc(sizeof(float) * (size_t)K * N);
+            /* 64-byte aligned: whole cache lines, aligned AVX-512 loads */
+            if (posix_memalign((void**)&col_%(name)s, 64,
+                               sizeof(float) * (size_t)K * N) != 0)
+                col_%(name)s = NULL;
             col_size_%(name)s = col_%(name)s ? (size_t)K * N : 0;
             if (!col_%(name)s) { PyErr_NoMemory(); ok = 0; }
         }
