@@ -371,7 +371,8 @@ class Trainer(object):
 
 
 def _comparable(config):
-    return {k: v for k, v in config.items() if k not in ("quick",)}
+    """The settings that must match to resume (not the evaluation-only ones)."""
+    return {k: v for k, v in config.items() if k not in ("quick", "test_data")}
 
 
 def _diff(a, b):
