@@ -9,11 +9,11 @@ temporary file in the same folder and renamed, so a crash never leaves a
 half-written checkpoint.
 """
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .fileio import atomic_write
 from .networks.crossing_net import PART_FILES
 
 __all__ = ["part_path", "save_part", "load_part", "save_checkpoint",
@@ -115,14 +115,4 @@ def load_checkpoint(net, directory, prefix=DEFAULT_PREFIX, parts=None):
 
 def atomic_savez_dict(path, arrays):
     """``np.savez(path, **arrays)`` through a temp file + rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from .experiments import synthetic_caches, train_and_evaluate
+from .fileio import atomic_write_json, atomic_write_text
 from .training.runner import PAPER_SCHEDULE, read_log
 
 __all__ = ["run_demo", "DEMO_SCHEDULE", "plot_losses"]
@@ -105,8 +106,7 @@ def run_demo(out, frames=2000, test_frames=300, size=64, labelled_fraction=0.5,
         "mean_error_mm": {k: v["mean_error_mm"] for k, v in results.items()},
         "frames_per_s": throughput, "figures": figures,
     }
-    with open(os.path.join(out, "summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=1)
+    atomic_write_json(os.path.join(out, "summary.json"), summary)
     _write_report(out, summary)
     return summary
 
@@ -130,5 +130,4 @@ def _write_report(out, s):
               "poses (pose VAE -> Ali -> generator).", "",
               "![rendered](rendered_from_poses.png)", "",
               "![success rate](success_rate.png)", ""]
-    with open(os.path.join(out, "report.md"), "w") as fh:
-        fh.write("\n".join(lines))
+    atomic_write_text(os.path.join(out, "report.md"), "\n".join(lines))

@@ -1,8 +1,7 @@
 """Images and figures written to disk (PNG through a temp file + rename)."""
-import os
-import tempfile
-
 import numpy as np
+
+from .fileio import atomic_write
 
 __all__ = ["depth_to_image", "depth_grid", "save_png", "atomic_savefig"]
 
@@ -29,30 +28,15 @@ def depth_grid(depths, ncols=8, pad=2):
     return grid
 
 
-def _atomic(path, write):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def save_png(path, image):
     """Write a uint8 (H, W) or (H, W, 3) array as PNG."""
     from PIL import Image
-    return _atomic(path, lambda tmp: Image.fromarray(image).save(tmp, "PNG"))
+    return atomic_write(path, lambda fh: Image.fromarray(image).save(fh, "PNG"))
 
 
 def atomic_savefig(fig, path, **kwargs):
     """``fig.savefig`` through a temp file + rename."""
-    return _atomic(path, lambda tmp: fig.savefig(tmp, format="png", **kwargs))
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png", **kwargs))
 
 
 def plot_crops_with_skeleton(depths, joints_px, bones, path, ncols=8,

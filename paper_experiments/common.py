@@ -1,5 +1,4 @@
 """Shared helpers of the paper_experiments scripts (paths, output, tables)."""
-import json
 import os
 import sys
 
@@ -30,19 +29,13 @@ def add_common_arguments(parser, default_out):
 
 
 def write_json(path, obj):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)
+    from crossnet.fileio import atomic_write_json
+    return atomic_write_json(path, obj)
 
 
 def write_text(path, text):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    from crossnet.fileio import atomic_write_text
+    return atomic_write_text(path, text)
 
 
 def markdown_table(header, rows):

@@ -67,7 +67,7 @@ def test_gan_stage(frames):
     hist = _run(st, batch, 15)
     assert hist[-1]["gan_d"] < hist[0]["gan_d"]
     # the G step alone lowers its feature-matching loss
-    d_step, g_step = st.steps[0][1], st.steps[1][1]
+    g_step = st.steps[1][1]
     inputs = st.make_inputs(batch, np.random.RandomState(1))
     fm = [float(g_step(*inputs)[0]) for _ in range(15)]
     assert fm[-1] < fm[0]

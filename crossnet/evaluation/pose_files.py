@@ -4,9 +4,10 @@ One line per frame, ``u v d`` per joint (pixels, pixels, mm), separated by
 any whitespace (some files use CRLF or trailing spaces).
 """
 import os
-import tempfile
 
 import numpy as np
+
+from ..fileio import atomic_write_text
 
 __all__ = ["read_pose_file", "write_pose_file", "PoseFileError"]
 
@@ -72,15 +73,6 @@ def write_pose_file(path, uvd):
                          % (path, uvd.shape))
     if not np.all(np.isfinite(uvd)):
         raise ValueError("write_pose_file(%s): NaN or inf in predictions" % path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".txt", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            for frame in uvd.reshape(len(uvd), -1):
-                fh.write(" ".join("%.6f" % v for v in frame) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    lines = "".join(" ".join("%.6f" % v for v in frame) + "\n"
+                    for frame in uvd.reshape(len(uvd), -1))
+    atomic_write_text(path, lines)

@@ -1,10 +1,9 @@
 """Comparison of several methods' predictions: table, JSON, plots, Markdown."""
-import json
 import os
-import tempfile
 
 import numpy as np
 
+from ..fileio import atomic_write_json, atomic_write_text
 from . import metrics
 from .pose_files import PoseFileError, read_pose_file
 
@@ -123,8 +122,7 @@ def write_report(results, dataset, gt_path, out_dir):
         "per_joint": plot_per_joint(results, dataset,
                                     os.path.join(out_dir, "per_joint.png")),
     }
-    _atomic_text(os.path.join(out_dir, "results.json"),
-                 json.dumps(results, indent=1))
+    atomic_write_json(os.path.join(out_dir, "results.json"), results)
     lines = ["# %s evaluation" % dataset.upper(), "",
              "Ground truth: `%s`" % gt_path, "",
              "| method | frames | mean joint error (mm) |", "|---|---|---|"]
@@ -133,12 +131,5 @@ def write_report(results, dataset, gt_path, out_dir):
     lines += ["", "![success rate, max criterion](success_max.png)",
               "![success rate, mean criterion](success_mean.png)",
               "![per-joint error](per_joint.png)", ""]
-    _atomic_text(os.path.join(out_dir, "report.md"), "\n".join(lines))
+    atomic_write_text(os.path.join(out_dir, "report.md"), "\n".join(lines))
     return files
-
-
-def _atomic_text(path, text):
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path) or ".")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

@@ -14,7 +14,7 @@ The column buffer persists in the Op's C struct between calls.
 """
 import numpy as np
 
-from ..backend import aesara, at
+from ..backend import at
 from aesara.graph.basic import Apply
 from aesara.link.c.op import OpenMPOp
 from aesara.tensor import blas_headers

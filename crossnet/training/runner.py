@@ -25,6 +25,7 @@ import numpy as np
 from .. import checkpoint as ckpt
 from ..data.cache import CacheDataset
 from ..data.common import DataError
+from ..fileio import atomic_write_json
 from ..networks import CrossingNet
 from . import stages as stages_mod
 
@@ -175,7 +176,7 @@ class Trainer(object):
             self._load_checkpoint()
         else:
             os.makedirs(run_dir, exist_ok=True)
-            _atomic_json(cfg_path, c)
+            atomic_write_json(cfg_path, c)
 
     # -- checkpoints ----------------------------------------------------
     def _load_checkpoint(self):
@@ -205,7 +206,7 @@ class Trainer(object):
             for i, v in enumerate(stage.state_values()):
                 opt["%s/%d" % (name, i)] = v
         ckpt.atomic_savez_dict(os.path.join(tmp, "trainer_state.npz"), opt)
-        _atomic_json(os.path.join(tmp, "trainer_state.json"), self.state)
+        atomic_write_json(os.path.join(tmp, "trainer_state.json"), self.state)
         old = self.ckpt_dir + ".old"
         if os.path.exists(old):
             shutil.rmtree(old)
@@ -379,13 +380,6 @@ def _diff(a, b):
     keys = sorted(set(a) | set(b))
     return ", ".join("%s: %r vs %r" % (k, a.get(k), b.get(k))
                      for k in keys if a.get(k) != b.get(k))
-
-
-def _atomic_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)
 
 
 def read_log(run_dir):
