@@ -32,11 +32,8 @@ DEMO_SCHEDULE = {
 
 def plot_losses(run_dir, path):
     """One panel per stage, every loss term against the epoch."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plotting import atomic_savefig
+    from .plotting import atomic_savefig, pyplot
+    plt = pyplot()
     entries = read_log(run_dir)
     stages = list(dict.fromkeys(e["stage"] for e in entries))
     fig, axes = plt.subplots(1, len(stages), figsize=(4 * len(stages), 3.2),

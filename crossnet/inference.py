@@ -21,7 +21,7 @@ import numpy as np
 from . import nn
 from .backend import aesara, at
 from .networks.config import POSE_CODE_DIM, UNIT_MM
-from .ops import conv6x6s2
+from .ops import conv6x6s2, correlate6x6_s2p2
 
 __all__ = ["fold_bn", "FoldedPosterior", "posterior_path_macs"]
 
@@ -144,7 +144,9 @@ class FoldedPosterior(object):
         x = self._as_input(depth)
         for kind, W, b in self.layers:
             if kind == "conv":
-                x = _np_conv_s2p2(x, W) + b[None, :, None, None]
+                # true convolution = correlation with the kernel flipped
+                x = correlate6x6_s2p2(x, W[:, :, ::-1, ::-1]) \
+                    + b[None, :, None, None]
                 x = np.where(x > 0, x, LEAK * x)
             else:
                 x = x.reshape(len(x), -1) @ W + b
@@ -155,17 +157,3 @@ class FoldedPosterior(object):
         hid = np.where(hid > 0, hid, 0.01 * hid)
         rel = (hid @ W2 + b2).reshape(len(x), self.num_joints, 3)
         return (rel + x[:, None, POSE_CODE_DIM:]) * UNIT_MM
-
-
-def _np_conv_s2p2(x, W):
-    """True convolution, 6x6 kernel, stride 2, pad 2 (im2col + matmul)."""
-    B, C, H, Wd = x.shape
-    F, _, k, _ = W.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
-    Ho, Wo = (H + 4 - k) // 2 + 1, (Wd + 4 - k) // 2 + 1
-    s = xp.strides
-    cols = np.lib.stride_tricks.as_strided(
-        xp, (B, C, k, k, Ho, Wo), (s[0], s[1], s[2], s[3], 2 * s[2], 2 * s[3]))
-    Wf = W[:, :, ::-1, ::-1].reshape(F, -1)       # flip: true convolution
-    cols = cols.reshape(B, C * k * k, Ho * Wo)
-    return np.matmul(Wf, cols).reshape(B, F, Ho, Wo)

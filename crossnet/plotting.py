@@ -3,7 +3,8 @@ import numpy as np
 
 from .fileio import atomic_write
 
-__all__ = ["depth_to_image", "depth_grid", "save_png", "atomic_savefig"]
+__all__ = ["depth_to_image", "depth_grid", "save_png", "atomic_savefig",
+           "pyplot", "plot_crops_with_skeleton"]
 
 
 def depth_to_image(depth):
@@ -28,6 +29,14 @@ def depth_grid(depths, ncols=8, pad=2):
     return grid
 
 
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (files only)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def save_png(path, image):
     """Write a uint8 (H, W) or (H, W, 3) array as PNG."""
     from PIL import Image
@@ -43,9 +52,7 @@ def plot_crops_with_skeleton(depths, joints_px, bones, path, ncols=8,
                              title=None):
     """Grid of depth crops with 2-d skeletons (``joints_px`` (N, J, 2) in crop
     (col, row) pixels) drawn over them; writes a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     n = len(depths)
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols

@@ -32,12 +32,9 @@ def latent_walk(net, joints_a, joints_b, steps):
 
 
 def plot_walk(rows, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from crossnet.data.skeletons import bones_for
-    from crossnet.plotting import atomic_savefig, depth_to_image
+    from crossnet.plotting import atomic_savefig, depth_to_image, pyplot
+    plt = pyplot()
     steps = len(rows[0][1])
     fig, axes = plt.subplots(2 * len(rows), steps,
                              figsize=(1.5 * steps, 3.1 * len(rows)), squeeze=False)

@@ -24,11 +24,8 @@ METHODS = [("crossing nets", ["vae", "gan", "align", "cross"]),
 
 
 def plot(fractions, errors, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from crossnet.plotting import atomic_savefig
+    from crossnet.plotting import atomic_savefig, pyplot
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for name, ys in errors.items():
         ax.plot([100 * f for f in fractions], ys, marker="o", label=name)

@@ -210,11 +210,8 @@ def train_step_timing(net, batch, threads, rounds=3):
 
 def plot_fps(r, path):
     """Bar chart of frames/s per implementation and batch, paper's 90 fps."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from crossnet.plotting import atomic_savefig
+    from crossnet.plotting import atomic_savefig, pyplot
+    plt = pyplot()
     batches = list(r["batches"])
     names = list(r["batches"][batches[0]])
     fig, ax = plt.subplots(figsize=(6.5, 4))

@@ -60,11 +60,8 @@ def table(results):
 
 
 def plot_curves(results, path, key="max_error_curve", title=None):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..plotting import atomic_savefig
+    from ..plotting import atomic_savefig, pyplot
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for r in results:
         c = r[key]
@@ -86,11 +83,8 @@ def plot_curves(results, path, key="max_error_curve", title=None):
 
 
 def plot_per_joint(results, dataset, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..plotting import atomic_savefig
+    from ..plotting import atomic_savefig, pyplot
+    plt = pyplot()
     J = len(results[0]["per_joint_mm"])
     names = JOINT_NAMES.get(dataset, [])
     labels = (names if len(names) == J else [str(j) for j in range(J)]) + ["Mean"]

@@ -20,7 +20,7 @@ from aesara.link.c.op import OpenMPOp
 from aesara.tensor import blas_headers
 from aesara.tensor.blas import blas_header_version, ldflags
 
-__all__ = ["Conv6x6S2", "conv6x6s2"]
+__all__ = ["Conv6x6S2", "conv6x6s2", "correlate6x6_s2p2"]
 
 
 class Conv6x6S2(OpenMPOp):
@@ -61,14 +61,7 @@ class Conv6x6S2(OpenMPOp):
 
     def perform(self, node, inputs, outputs):
         x, w, b = inputs
-        B, C, H, Wd = x.shape
-        xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
-        Ho, Wo = (H - 2) // 2 + 1, (Wd - 2) // 2 + 1
-        s = xp.strides
-        cols = np.lib.stride_tricks.as_strided(
-            xp, (B, C, 6, 6, Ho, Wo), (s[0], s[1], s[2], s[3], 2 * s[2], 2 * s[3]))
-        y = np.matmul(w.reshape(len(w), -1), cols.reshape(B, C * 36, Ho * Wo))
-        y = y.reshape(B, -1, Ho, Wo) + b[None, :, None, None]
+        y = correlate6x6_s2p2(x, w) + b[None, :, None, None]
         outputs[0][0] = np.where(y > 0, y, self.leak * y).astype("float32")
 
     # -- C implementation -------------------------------------------------
@@ -205,3 +198,16 @@ class Conv6x6S2(OpenMPOp):
 def conv6x6s2(x, w, b, leak=0.2):
     """Symbolic fused 6x6 / stride 2 / pad 2 correlation + bias + leaky ReLU."""
     return Conv6x6S2(leak)(x, w, b)
+
+
+def correlate6x6_s2p2(x, W):
+    """numpy: cross-correlation of (B, C, H, W) with (F, C, 6, 6), stride 2,
+    pad 2 (im2col through stride tricks + matmul) -> (B, F, H', W')."""
+    B, C, H, Wd = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    Ho, Wo = (H - 2) // 2 + 1, (Wd - 2) // 2 + 1
+    s = xp.strides
+    cols = np.lib.stride_tricks.as_strided(
+        xp, (B, C, 6, 6, Ho, Wo), (s[0], s[1], s[2], s[3], 2 * s[2], 2 * s[3]))
+    y = np.matmul(W.reshape(len(W), -1), cols.reshape(B, C * 36, Ho * Wo))
+    return y.reshape(B, -1, Ho, Wo)
