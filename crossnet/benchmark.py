@@ -21,6 +21,22 @@ def time_calls(fn, x, iterations=200, warmup=20):
     return times
 
 
+def load_openmp_runtime():
+    """Load the OpenMP runtime that aesara's C code links (libgomp for GCC).
+
+    threadpoolctl only limits libraries already loaded; crossnet's OpenMP
+    Ops load libgomp when their compiled module is imported, which may be
+    after a limit was set. Loading it first makes the limit stick."""
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library("gomp")
+    if name:
+        try:
+            ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            pass
+
+
 class thread_limit(object):
     """Context manager limiting BLAS/OpenMP threads (threadpoolctl)."""
 
@@ -31,6 +47,7 @@ class thread_limit(object):
     def __enter__(self):
         if self.threads:
             from threadpoolctl import threadpool_limits
+            load_openmp_runtime()
             self._ctl = threadpool_limits(limits=self.threads)
         return self
 
@@ -68,31 +85,11 @@ def cpu_info():
     return info
 
 
-def peak_gflops(cpu, threads):
-    """Rough single-precision peak: cores x clock x FLOPs per cycle (clock:
-    /proc/cpuinfo's current MHz, so under turbo the real peak is higher), with
-    FLOPs/cycle from the widest SIMD (AVX-512: 2 FMA units x 16 lanes x 2;
-    AVX2+FMA: 2 x 8 x 2; SSE: 4 x 2). An estimate, said to be one."""
-    flags = set(cpu.get("flags", []))
-    amd = "AMD" in (cpu.get("model_name") or "")
-    if "avx512f" in flags and amd:
-        # Zen 4 runs AVX-512 on 256-bit units: 2 FMA x 8 floats x 2
-        per_cycle, simd = 32, "AVX-512 on AMD Zen 4 (2 x 256-bit FMA)"
-    elif "avx512f" in flags:
-        per_cycle, simd = 64, "AVX-512 (2 FMA x 16 floats)"
-    elif "avx2" in flags and "fma" in flags:
-        per_cycle, simd = 32, "AVX2+FMA (2 FMA x 8 floats)"
-    else:
-        per_cycle, simd = 8, "SSE (4 floats, add + mul)"
-    ghz = (cpu.get("mhz") or 2000.0) / 1000.0
-    cores = min(threads or cpu["cores"] or 1, cpu["cores"] or 1)
-    return cores * ghz * per_cycle, "%d core(s) x %.2f GHz x %d FLOP/cycle, %s" % (
-        cores, ghz, per_cycle, simd)
-
-
 def run_benchmark(weights=None, dataset="icvl", batch_size=1, iterations=200,
-                  warmup=20, threads=None, linker="cvm_nogc", seed=0):
-    """Compile the folded posterior path and time it; returns a dict."""
+                  warmup=20, threads=None, linker="cvm_nogc", seed=0,
+                  conv="direct", peak=True):
+    """Compile the folded posterior path and time it; returns a dict (with
+    ``peak=True`` also this CPU's measured peak, :mod:`crossnet.cpu_peak`)."""
     from . import backend
     from .checkpoint import load_checkpoint
     from .inference import FoldedPosterior, posterior_path_macs
@@ -107,14 +104,15 @@ def run_benchmark(weights=None, dataset="icvl", batch_size=1, iterations=200,
                 p.set_value((rng.uniform(0.5, 1.5, p.get_value().shape)
                              ).astype("float32"))
     with thread_limit(threads):
-        fast = FoldedPosterior(net, linker=linker)
+        fast = FoldedPosterior(net, linker=linker, conv=conv)
         x = np.random.RandomState(seed).uniform(
             -1, 1, (batch_size, 1, 128, 128)).astype("float32")
         times = time_calls(fast.function, x, iterations, warmup)
     per_frame = times / batch_size
     med = float(np.median(per_frame))
     info = backend.describe()
-    return {
+    macs = posterior_path_macs(128, net.config.num_joints)
+    out = {
         "fps": 1.0 / med, "ms_per_frame_median": med * 1e3,
         "ms_per_frame_p10": float(np.percentile(per_frame, 10)) * 1e3,
         "ms_per_frame_p90": float(np.percentile(per_frame, 90)) * 1e3,
@@ -122,5 +120,12 @@ def run_benchmark(weights=None, dataset="icvl", batch_size=1, iterations=200,
         "compile_s": fast.compile_s, "threads": threads or os.cpu_count(),
         "linker": linker, "blas": info["blas_ldflags"],
         "blas_libraries": blas_info(), "weights": weights or "random",
-        "macs_per_frame": posterior_path_macs(128, net.config.num_joints),
+        "macs_per_frame": macs, "conv": conv, "gflops": 2 * macs / med / 1e9,
+        "cpu": cpu_info().get("model_name"),
     }
+    if peak:
+        from .cpu_peak import measure_peak
+        p = measure_peak(out["threads"])
+        out.update(peak_gflops=p["gflops"], peak_how=p["how"],
+                   percent_of_peak=100 * out["gflops"] / p["gflops"])
+    return out

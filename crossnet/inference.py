@@ -7,9 +7,11 @@ preceding layer: with ``s = gamma * inv_std``, ``W' = W * s`` (per output
 channel) and ``b' = beta - mean * s``. What remains is 5 convolutions with
 bias + leaky ReLU, 3 dense layers and the decoder's 2, compiled once with
 aesara's C linker that keeps intermediate buffers between calls
-(``cvm_nogc``). The convolutions use crossnet's fused C Op
-(:mod:`crossnet.ops.conv6x6`: specialised im2col + gemm + bias + leaky
-ReLU) by default, or aesara's ``CorrMM`` with ``conv='corrmm'``.
+(``cvm_nogc``). The convolutions use crossnet's direct C Op
+(:mod:`crossnet.ops.conv6x6`: register-tiled 6x6/stride-2 convolution +
+bias + leaky ReLU, activations kept channels-last and pre-padded between
+the five layers, rows over OpenMP threads) by default, or aesara's
+``CorrMM`` (im2col + gemm) with ``conv='corrmm'``.
 
 ``FoldedPosterior.numpy_forward`` is the same network in plain numpy, used as
 a correctness reference and as a timing peer.
@@ -21,11 +23,12 @@ import numpy as np
 from . import nn
 from .backend import aesara, at
 from .networks.config import POSE_CODE_DIM, UNIT_MM
-from .ops import conv6x6s2, correlate6x6_s2p2
+from .ops import conv6x6s2, correlate6x6_s2p2, dense_leaky, hwio_kernel
 
 __all__ = ["fold_bn", "FoldedPosterior", "posterior_path_macs"]
 
-LEAK = 0.2
+LEAK = 0.2            # leaky ReLU of D and the posterior head
+DECODER_LEAK = 0.01   # leaky ReLU of the VAE decoder's hidden layer
 
 
 def fold_bn(W, bn, axis):
@@ -75,9 +78,9 @@ class FoldedPosterior(object):
     (B, J, 3) joints in mm relative to the crop centre.
     """
 
-    def __init__(self, net, linker="cvm_nogc", conv="fused"):
-        if conv not in ("fused", "corrmm"):
-            raise ValueError("conv must be 'fused' (crossnet's C Op) or "
+    def __init__(self, net, linker="cvm_nogc", conv="direct"):
+        if conv not in ("direct", "corrmm"):
+            raise ValueError("conv must be 'direct' (crossnet's C Op) or "
                              "'corrmm' (aesara's), got %r" % conv)
         self.conv = conv
         self.net = net
@@ -94,27 +97,36 @@ class FoldedPosterior(object):
 
     def expression(self, x):
         """Symbolic (B, 1, S, S) -> (B, J, 3) mm."""
+        direct = self.conv == "direct"
+
+        def dense(h, W, b, leak):
+            if direct:      # BLAS-free: no BLAS threads next to OpenMP's
+                return dense_leaky(h, aesara.shared(W), aesara.shared(b), leak)
+            h = at.dot(h, W) + b
+            return h if leak == 1.0 else at.switch(h > 0, h, leak * h)
+
         h = x
-        lrelu = nn.nonlinearities.LeakyRectify(LEAK)
+        n_conv = sum(kind == "conv" for kind, _, _ in self.layers)
+        i_conv = 0
         for kind, W, b in self.layers:
-            if kind == "conv" and self.conv == "fused":
-                # the fused Op correlates: flip for a true convolution
-                h = conv6x6s2(h, aesara.shared(W[:, :, ::-1, ::-1].copy()),
-                              aesara.shared(b), LEAK)
+            if kind == "conv" and direct:
+                # channels-last, pre-padded between the direct convolutions
+                i_conv += 1
+                h = conv6x6s2(h, aesara.shared(hwio_kernel(W, flip=True)),
+                              aesara.shared(b), LEAK,
+                              in_layout="nchw" if i_conv == 1 else "nhwc_pad2",
+                              out_layout="nchw" if i_conv == n_conv else "nhwc_pad2")
             elif kind == "conv":
                 h = nn.Conv2DLayer(
                     (None, W.shape[1], None, None), W.shape[0], 6, stride=2,
-                    pad=2, W=W, b=b, nonlinearity=lrelu).get_output_for(h)
+                    pad=2, W=W, b=b, nonlinearity=nn.nonlinearities.LeakyRectify(LEAK)
+                ).get_output_for(h)
             else:
-                h = nn.DenseLayer(
-                    (None, W.shape[0]), W.shape[1], W=W, b=b,
-                    nonlinearity=lrelu if kind == "dense_lrelu" else None
-                ).get_output_for(h.flatten(2))
+                h = dense(h.flatten(2), W, b, LEAK if kind == "dense_lrelu" else 1.0)
         z = h
         (W1, b1), (W2, b2) = self.decoder
-        hid = at.dot(z[:, :POSE_CODE_DIM], W1) + b1
-        hid = at.switch(hid > 0, hid, 0.01 * hid)
-        rel = (at.dot(hid, W2) + b2).reshape((z.shape[0], self.num_joints, 3))
+        hid = dense(z[:, :POSE_CODE_DIM], W1, b1, DECODER_LEAK)
+        rel = dense(hid, W2, b2, 1.0).reshape((z.shape[0], self.num_joints, 3))
         return (rel + z[:, POSE_CODE_DIM:].dimshuffle(0, "x", 1)) * UNIT_MM
 
     def _compile(self):
@@ -154,6 +166,6 @@ class FoldedPosterior(object):
                     x = np.where(x > 0, x, LEAK * x)
         (W1, b1), (W2, b2) = self.decoder
         hid = x[:, :POSE_CODE_DIM] @ W1 + b1
-        hid = np.where(hid > 0, hid, 0.01 * hid)
+        hid = np.where(hid > 0, hid, DECODER_LEAK * hid)
         rel = (hid @ W2 + b2).reshape(len(x), self.num_joints, 3)
         return (rel + x[:, None, POSE_CODE_DIM:]) * UNIT_MM

@@ -3,7 +3,7 @@
 Times, in one process, with the same weights, the same input batch and the
 same thread count, alternating between implementations round by round:
 
-* crossnet: aesara, batch norm folded, fused 6x6/stride-2 conv C Op;
+* crossnet: aesara, batch norm folded, direct 6x6/stride-2 conv C Op;
 * crossnet-corrmm: the same with aesara's own CorrMM convolution;
 * numpy: the same network in plain numpy (im2col + matmul);
 * torch: the same network in PyTorch (CPU), if installed (`pip install
@@ -11,7 +11,8 @@ same thread count, alternating between implementations round by round:
 
 All outputs are checked against crossnet's unfolded training graph (in units
 of 50 mm, to 1e-4) before timing. Reports fps and ratios crossnet/peer at
-batch 1 and 64, and the fraction of this CPU's estimated peak FLOP/s. With
+batch 1 and 64, and the fraction of this CPU's peak FLOP/s (clock and
+FMA units measured, :mod:`crossnet.cpu_peak`). With
 ``--train-step`` it also times one stage-3b update (D step + G step) in
 crossnet and in its PyTorch twin (``torch_twin.py``).
 
@@ -98,7 +99,8 @@ def main(argv=None):
                              "--quick: 16)")
     args = parser.parse_args(argv)
 
-    from crossnet.benchmark import cpu_info, peak_gflops, thread_limit
+    from crossnet.benchmark import cpu_info, thread_limit
+    from crossnet.cpu_peak import measure_peak
     from crossnet.checkpoint import load_checkpoint
     from crossnet.inference import FoldedPosterior, posterior_path_macs
     from crossnet.networks import CrossingNet
@@ -114,9 +116,9 @@ def main(argv=None):
     results = {"weights": weights or "random", "threads": args.threads,
                "paper_fps": PAPER_FPS, "batches": {}}
     cpu = cpu_info()
-    peak, how = peak_gflops(cpu, args.threads)
-    results.update(cpu=cpu.get("model_name"), peak_gflops_estimate=peak,
-                   peak_how=how)
+    peak = measure_peak(args.threads)
+    results.update(cpu=cpu.get("model_name"), peak_gflops_estimate=peak["gflops"],
+                   peak_how=peak["how"])
     macs = posterior_path_macs(128, 16)
     with thread_limit(args.threads):
         fast = FoldedPosterior(net)
@@ -237,7 +239,7 @@ def render(r):
     lines = ["# Posterior-path timing (paper: %.0f fps, batch 1, CPU)" % r["paper_fps"],
              "", "CPU: %s, %d thread(s); weights: %s" % (r["cpu"], r["threads"],
                                                          r["weights"]),
-             "Estimated peak: %.0f GFLOP/s (%s)" % (r["peak_gflops_estimate"],
+             "Peak: %.0f GFLOP/s (%s)" % (r["peak_gflops_estimate"],
                                                      r["peak_how"]), ""]
     for batch, row in r["batches"].items():
         lines.append("## batch %s" % batch)

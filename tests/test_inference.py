@@ -26,7 +26,7 @@ def net():
     return net
 
 
-@pytest.mark.parametrize("conv", ["fused", "corrmm"])
+@pytest.mark.parametrize("conv", ["direct", "corrmm"])
 def test_folded_matches_unfolded_graph_and_numpy(net, conv):
     fast = FoldedPosterior(net, conv=conv)
     x = np.random.RandomState(2).uniform(-1, 1, (3, 128, 128)).astype("f4")
@@ -73,3 +73,14 @@ def test_benchmark_command_json(capsys):
     for key in ("fps", "ms_per_frame_median", "batch_size", "compile_s", "threads"):
         assert key in r
     assert r["batch_size"] == 1 and r["threads"] == 1 and r["fps"] > 0
+
+
+def test_thread_limit_reaches_the_convolutions_openmp(net):
+    """``--threads 1`` must limit the OpenMP runtime even when the compiled
+    Op (which loads it) is imported inside the limit."""
+    from threadpoolctl import threadpool_info
+    from crossnet.benchmark import thread_limit
+    with thread_limit(1):
+        FoldedPosterior(net)
+        omp = [i for i in threadpool_info() if i["user_api"] == "openmp"]
+        assert omp and all(i["num_threads"] == 1 for i in omp)
