@@ -8,14 +8,24 @@ __all__ = ["predict_cache", "evaluate_cache", "benchmark_joints",
            "predicted_uvd"]
 
 
-def predict_cache(net, cache, batch_size=128):
+def predict_cache(net, cache, batch_size=128, fast=False):
     """(pred xyz (N, J, 3), ground-truth xyz (N, J, 3)) in mm, release
-    camera, for every frame of ``cache`` (a CacheDataset), in order."""
+    camera, for every frame of ``cache`` (a CacheDataset), in order.
+
+    ``fast=True`` uses the BN-folded inference path
+    (:class:`crossnet.inference.FoldedPosterior`, equal to the training
+    graph to 1e-4 in units of 50 mm, about 6x faster on a CPU); it copies
+    the weights once, so use it on a loaded checkpoint, not during
+    training."""
+    estimate = net.estimate
+    if fast:
+        from ..inference import FoldedPosterior
+        estimate = FoldedPosterior(net)
     preds, gts = [], []
     for start in range(0, len(cache), batch_size):
         idx = np.arange(start, min(start + batch_size, len(cache)))
         b = cache.read(idx, ("depth", "centre", "xyz"))
-        rel_mm = net.estimate(b["depth"])
+        rel_mm = estimate(b["depth"])
         preds.append(rel_mm + b["centre"][:, None, :])
         gts.append(b["xyz"])
     return np.concatenate(preds), np.concatenate(gts)
@@ -35,10 +45,10 @@ def evaluate_cache(net, cache, batch_size=128):
     return metrics.summarise(errors)
 
 
-def predicted_uvd(net, cache, batch_size=128):
+def predicted_uvd(net, cache, batch_size=128, fast=False):
     """Predictions as (u, v, d) with the dataset's own camera (the camera its
     labels were converted with), benchmark joints only."""
-    pred, _ = predict_cache(net, cache, batch_size)
+    pred, _ = predict_cache(net, cache, batch_size, fast)
     pred = benchmark_joints(pred, cache.params.dataset)
     return cache.params.camera.xyz_to_uvd(pred)
 
