@@ -144,7 +144,10 @@ class FoldedPosterior(object):
         return np.ascontiguousarray(depth)
 
     def __call__(self, depth):
-        return self._fn(self._as_input(depth))
+        x = self._as_input(depth)
+        if len(x) == 0:     # aesara's flatten cannot infer -1 from 0 frames
+            return np.zeros((0, self.num_joints, 3), "float32")
+        return self._fn(x)
 
     @property
     def function(self):

@@ -70,9 +70,11 @@ def test_benchmark_command_json(capsys):
     assert cli.main(["benchmark", "--iterations", "3", "--warmup", "1",
                      "--threads", "1", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    for key in ("fps", "ms_per_frame_median", "batch_size", "compile_s", "threads"):
+    for key in ("fps", "ms_per_frame_median", "batch_size", "compile_s", "threads",
+                "peak_gflops", "percent_of_peak"):
         assert key in r
     assert r["batch_size"] == 1 and r["threads"] == 1 and r["fps"] > 0
+    assert r["peak_gflops"] > 0 and r["conv"] == "direct"
 
 
 def test_thread_limit_reaches_the_convolutions_openmp(net):

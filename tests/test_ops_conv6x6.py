@@ -57,6 +57,13 @@ def test_direct_conv_matches_numpy(rng, shape, layouts):
                                atol=1e-4 * np.abs(ref).max())
 
 
+def test_empty_batch(rng):
+    fn = compiled(Conv6x6S2(0.2, "nchw", "nhwc_pad2"))
+    y = fn(np.zeros((0, 1, 8, 8), "f4"), rng.randn(6, 6, 1, 32).astype("f4"),
+           np.zeros(32, "f4"))
+    assert y.shape == (0, 8, 8, 32)
+
+
 def test_python_perform_matches_c_code(rng):
     x = rng.randn(2, 4, 10, 10).astype("f4")
     W = rng.randn(32, 4, 6, 6).astype("f4")

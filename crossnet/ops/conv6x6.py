@@ -105,7 +105,7 @@ class Conv6x6S2(OpenMPOp):
         return super().c_compile_args(**kwargs) + ["-O3"]
 
     def c_code_cache_version(self):
-        return (10, self.openmp)
+        return (11, self.openmp)
 
     def c_support_code(self, **kwargs):
         return _SUPPORT_CODE
@@ -270,7 +270,7 @@ if (ok) {
 const float* xp = NULL;
 if (ok && in_nchw) {
     /* channels-last copy with a zero border of 2, kept between calls */
-    const size_t need = (size_t)B * Hp * Wp * C;
+    const size_t need = (size_t)B * Hp * Wp * C + 16;   /* > 0 for B = 0 */
     if (pad_size_%(name)s < need) {
         free(pad_%(name)s);
         if (posix_memalign((void**)&pad_%(name)s, 64, sizeof(float) * need) != 0)
