@@ -68,18 +68,16 @@ def blas_info():
 
 
 def cpu_info():
-    """Model name, logical cores and the SIMD flags of this CPU (Linux)."""
+    """Model name and logical cores of this CPU (Linux; the peak FLOP/s is
+    measured by :mod:`crossnet.cpu_peak`, not read from here)."""
     info = {"machine": platform.machine(), "cores": os.cpu_count(),
-            "model": platform.processor(), "flags": []}
+            "model": platform.processor()}
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                if line.startswith("model name") and not info.get("model_name"):
+                if line.startswith("model name"):
                     info["model_name"] = line.split(":", 1)[1].strip()
-                if line.startswith("flags") and not info["flags"]:
-                    info["flags"] = line.split(":", 1)[1].split()
-                if line.startswith("cpu MHz") and not info.get("mhz"):
-                    info["mhz"] = float(line.split(":", 1)[1])
+                    break
     except OSError:
         pass
     return info
