@@ -8,6 +8,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["crossnet", "crossnet.*"]),
+    package_data={"crossnet.csrc": ["*.c", "*.h"]},
     python_requires=">=3.9,<3.12",
     install_requires=[
         "aesara>=2.9,<2.10",

@@ -11,8 +11,8 @@ same thread count, alternating between implementations round by round:
 
 All outputs are checked against crossnet's unfolded training graph (in units
 of 50 mm, to 1e-4) before timing. Reports fps and ratios crossnet/peer at
-batch 1 and 64, and the fraction of this CPU's peak FLOP/s (clock and
-FMA units measured, :mod:`crossnet.cpu_peak`). With
+batch 1 and 64, and the fraction of this CPU's peak FLOP/s (the
+FMA loop's own measured FLOP/s, :mod:`crossnet.cpu_peak`). With
 ``--train-step`` it also times one stage-3b update (D step + G step) in
 crossnet and in its PyTorch twin (``torch_twin.py``).
 

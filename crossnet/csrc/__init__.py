@@ -1,0 +1,58 @@
+"""C sources of crossnet (``*.c`` beside this file) and how to build them.
+
+The aesara Ops read their C code from here; small stand-alone helpers (the
+FMA loop of :mod:`crossnet.cpu_peak`) are built into shared libraries with
+:func:`build_shared_library`.
+"""
+import ctypes
+import hashlib
+import os
+import subprocess
+import tempfile
+
+__all__ = ["source_path", "read_source", "build_shared_library"]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def source_path(name):
+    """Absolute path of the C source ``name`` shipped with crossnet."""
+    path = os.path.join(HERE, name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError("crossnet C source %s is missing (a broken "
+                                "install?)" % path)
+    return path
+
+
+def read_source(name):
+    """Text of the C source ``name``."""
+    with open(source_path(name)) as fh:
+        return fh.read()
+
+
+def build_shared_library(name, flags):
+    """Compile ``name`` with aesara's C compiler and ``flags`` into the
+    crossnet compile directory (once per compiler, flags and source) and
+    load it with ctypes."""
+    from ..backend import aesara
+    cc = aesara.config.cxx or "g++"
+    source = read_source(name)
+    flags = list(flags) + ["-shared", "-fPIC", "-x", "c"]
+    key = hashlib.sha1(("\0".join([cc] + flags) + source).encode()).hexdigest()[:16]
+    folder = os.path.join(aesara.config.compiledir, "crossnet_csrc")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "%s_%s.so" % (os.path.splitext(name)[0], key))
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=folder)
+        os.close(fd)
+        try:
+            proc = subprocess.run([cc] + flags + ["-", "-o", tmp], input=source,
+                                  text=True, capture_output=True)
+            if proc.returncode != 0:
+                raise RuntimeError("compiling %s with %s failed:\n%s"
+                                   % (source_path(name), cc, proc.stderr))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return ctypes.CDLL(path)
