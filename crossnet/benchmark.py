@@ -89,27 +89,28 @@ def run_benchmark(weights=None, dataset="icvl", batch_size=1, iterations=200,
     """Compile the folded posterior path and time it; returns a dict (with
     ``peak=True`` also this CPU's measured peak, :mod:`crossnet.cpu_peak`)."""
     from . import backend
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, resolve_weights
     from .inference import FoldedPosterior, posterior_path_macs
     from .networks import CrossingNet
     net = CrossingNet(dataset, seed=seed)
     if weights:
-        load_checkpoint(net, weights)
+        load_checkpoint(net, resolve_weights(weights))
     else:   # random weights; give batch norm non-trivial running statistics
         rng = np.random.RandomState(seed)
         for p in net.part_params("discriminator") + net.part_params("posterior_head"):
             if p.name.endswith(("mean", "inv_std")):
                 p.set_value((rng.uniform(0.5, 1.5, p.get_value().shape)
                              ).astype("float32"))
+    size = net.config.image_size
     with thread_limit(threads):
         fast = FoldedPosterior(net, linker=linker, conv=conv)
         x = np.random.RandomState(seed).uniform(
-            -1, 1, (batch_size, 1, 128, 128)).astype("float32")
+            -1, 1, (batch_size, 1, size, size)).astype("float32")
         times = time_calls(fast.function, x, iterations, warmup)
     per_frame = times / batch_size
     med = float(np.median(per_frame))
     info = backend.describe()
-    macs = posterior_path_macs(128, net.config.num_joints)
+    macs = posterior_path_macs(size, net.config.num_joints)
     out = {
         "fps": 1.0 / med, "ms_per_frame_median": med * 1e3,
         "ms_per_frame_p10": float(np.percentile(per_frame, 10)) * 1e3,

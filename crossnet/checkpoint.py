@@ -1,26 +1,46 @@
-"""Checkpoints in the authors' layout: one ``.npz`` per network part.
+"""Checkpoints in the authors' layout, and the run folders that hold them.
 
+A checkpoint folder holds one ``.npz`` per network part,
 ``<dir>/<prefix>_<stem>.npz`` with ``stem`` in ``en_params, de_params,
 align, gen_params, dis_params, reco_params, metr_params`` and arrays
 ``arr_0 .. arr_N`` in Lasagne's ``get_all_param_values`` order (batch-norm
 running statistics included). The authors' release writes prefix ``-1``
 for its final model; crossnet uses the same. Each file is written to a
-temporary file in the same folder and renamed, so a crash never leaves a
-half-written checkpoint.
+temporary file in the same folder and renamed.
+
+A run folder (``crossnet train --out RUN``) holds ``config.json``,
+``log.jsonl`` and ``checkpoint/``: a checkpoint folder plus
+``trainer_state.npz`` (optimiser state) and ``trainer_state.json`` (where
+the run is). :func:`save_run_checkpoint` writes ``checkpoint.tmp/`` and
+swaps it in with renames (the previous one is ``checkpoint.old/`` for a
+moment), so a crash never leaves a half-written checkpoint.
+:func:`resolve_weights` turns either kind of folder into a checkpoint
+folder; every command that takes ``--weights`` uses it.
 """
+import json
 import os
+import shutil
 import zipfile
 
 import numpy as np
 
-from .fileio import atomic_write
+from . import nn
+from .fileio import atomic_write, atomic_write_json
 from .networks.crossing_net import PART_FILES
 
 __all__ = ["part_path", "save_part", "load_part", "save_checkpoint",
            "load_checkpoint", "atomic_savez", "atomic_savez_dict",
-           "CheckpointError"]
+           "CheckpointError", "resolve_weights", "run_checkpoint_dir",
+           "run_has_checkpoint", "save_run_checkpoint", "load_run_checkpoint",
+           "read_run_config",
+           "RUN_CONFIG", "RUN_LOG"]
 
 DEFAULT_PREFIX = "-1"
+RUN_CONFIG = "config.json"           # files of a run folder
+RUN_LOG = "log.jsonl"
+RUN_CHECKPOINT = "checkpoint"
+TRAINER_STATE_JSON = "trainer_state.json"
+TRAINER_STATE_NPZ = "trainer_state.npz"
 
 
 class CheckpointError(ValueError):
@@ -35,6 +55,11 @@ def atomic_savez(path, arrays):
     """``np.savez(path, *arrays)`` (arr_0, arr_1, ...) through a temp file +
     rename."""
     atomic_savez_dict(path, {"arr_%d" % i: a for i, a in enumerate(arrays)})
+
+
+def atomic_savez_dict(path, arrays):
+    """``np.savez(path, **arrays)`` through a temp file + rename."""
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def read_npz_arrays(path):
@@ -63,27 +88,16 @@ def save_part(net, part, directory, prefix=DEFAULT_PREFIX):
 
 
 def load_part(net, part, directory, prefix=DEFAULT_PREFIX):
-    """Set one part's parameters from its file; checks count and shapes
-    (naming file, array and layer) before setting anything."""
+    """Set one part's parameters from its file; checks count, shapes and
+    values (naming file, array and layer) before setting anything."""
     path = part_path(directory, part, prefix)
     arrays = read_npz_arrays(path)
-    params = net.part_params(part)
-    if len(arrays) != len(params):
-        raise CheckpointError("%s: %d arrays, the %s (%s) has %d parameters"
-                              % (path, len(arrays), part,
-                                 net.config.dataset, len(params)))
-    for i, (p, a) in enumerate(zip(params, arrays)):
-        want = p.get_value(borrow=True).shape
-        if a.shape != want:
-            raise CheckpointError(
-                "%s: arr_%d has shape %s, parameter %s of the %s expects %s "
-                "(wrong dataset or image size?)"
-                % (path, i, a.shape, p.name, part, want))
-        if not np.all(np.isfinite(a)):
-            raise CheckpointError("%s: arr_%d (%s) holds NaN or inf"
-                                  % (path, i, p.name))
-    for p, a in zip(params, arrays):
-        p.set_value(a.astype(p.dtype))
+    try:
+        nn.set_param_values(net.part_params(part), arrays, path,
+                            net.part_layers(part)[0])
+    except ValueError as exc:
+        raise CheckpointError("%s (the %s of a %s network; wrong dataset or "
+                              "image size?)" % (exc, part, net.config.dataset))
     return path
 
 
@@ -96,8 +110,9 @@ def save_checkpoint(net, directory, prefix=DEFAULT_PREFIX, parts=None):
 def load_checkpoint(net, directory, prefix=DEFAULT_PREFIX, parts=None):
     """Load every part (or ``parts``) from ``directory``.
 
-    All files are read and checked before any parameter changes, so a bad
-    file leaves the network as it was.
+    Parts are loaded one after the other, each checked before it is set; if
+    any part fails, the parts already loaded are restored, so a bad file
+    leaves the network as it was.
     """
     if not os.path.isdir(directory):
         raise CheckpointError("%s: checkpoint folder not found" % directory)
@@ -113,6 +128,94 @@ def load_checkpoint(net, directory, prefix=DEFAULT_PREFIX, parts=None):
         raise
 
 
-def atomic_savez_dict(path, arrays):
-    """``np.savez(path, **arrays)`` through a temp file + rename."""
-    atomic_write(path, lambda fh: np.savez(fh, **arrays))
+# -- run folders ------------------------------------------------------------
+def run_checkpoint_dir(run_dir):
+    """The checkpoint folder of a run (``checkpoint/``, or ``checkpoint.old/``
+    when a crash fell between the two renames of a save)."""
+    folder = os.path.join(run_dir, RUN_CHECKPOINT)
+    if not os.path.isdir(folder) and os.path.isdir(folder + ".old"):
+        return folder + ".old"
+    return folder
+
+
+def run_has_checkpoint(run_dir):
+    """True when ``run_dir`` holds a run with a checkpoint to resume."""
+    return os.path.isfile(os.path.join(run_checkpoint_dir(run_dir),
+                                       TRAINER_STATE_JSON))
+
+
+def read_run_config(run_dir):
+    """The ``config.json`` of a run folder (dataset, data, schedule, ...)."""
+    path = os.path.join(run_dir, RUN_CONFIG)
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except OSError as exc:
+        raise CheckpointError("%s: not a run folder (%s)" % (run_dir, exc))
+    except ValueError as exc:
+        raise CheckpointError("%s: not valid JSON (%s)" % (path, exc))
+
+
+def resolve_weights(path):
+    """A run folder or a checkpoint folder -> the checkpoint folder."""
+    if not os.path.isdir(path):
+        raise CheckpointError("%s: weights folder not found (give a run "
+                              "folder or a checkpoint folder)" % path)
+    if os.path.isfile(part_path(path, "encoder")):
+        return path
+    if os.path.isfile(os.path.join(path, RUN_CONFIG)) or \
+            os.path.isdir(os.path.join(path, RUN_CHECKPOINT)):
+        folder = run_checkpoint_dir(path)
+        if not os.path.isdir(folder):
+            raise CheckpointError("%s: a run folder without a checkpoint yet"
+                                  % path)
+        return folder
+    raise CheckpointError("%s: neither a checkpoint folder (%s) nor a run "
+                          "folder (%s, %s/)" % (path, os.path.basename(
+                              part_path(path, "encoder")), RUN_CONFIG,
+                              RUN_CHECKPOINT))
+
+
+def save_run_checkpoint(run_dir, net, optimizer_arrays, trainer_state):
+    """Write the network, ``optimizer_arrays`` (name -> array) and
+    ``trainer_state`` (JSON-able) as the run's checkpoint, atomically."""
+    final = os.path.join(run_dir, RUN_CHECKPOINT)
+    tmp, old = final + ".tmp", final + ".old"
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    save_checkpoint(net, tmp)
+    atomic_savez_dict(os.path.join(tmp, TRAINER_STATE_NPZ), optimizer_arrays)
+    atomic_write_json(os.path.join(tmp, TRAINER_STATE_JSON), trainer_state)
+    if os.path.exists(old):
+        shutil.rmtree(old)
+    if os.path.exists(final):
+        os.rename(final, old)
+    os.rename(tmp, final)
+    if os.path.exists(old):
+        shutil.rmtree(old)
+    return final
+
+
+def load_run_checkpoint(run_dir, net):
+    """Load the run's checkpoint into ``net``; returns (trainer state dict,
+    optimizer arrays dict). Every problem is a CheckpointError naming the
+    file."""
+    folder = run_checkpoint_dir(run_dir)
+    state_json = os.path.join(folder, TRAINER_STATE_JSON)
+    if not os.path.isfile(state_json):
+        raise CheckpointError("%s: no checkpoint to resume from" % folder)
+    try:
+        with open(state_json) as fh:
+            state = json.load(fh)
+    except (ValueError, OSError) as exc:
+        raise CheckpointError("%s: not a readable trainer state (%s)"
+                              % (state_json, exc))
+    state_npz = os.path.join(folder, TRAINER_STATE_NPZ)
+    try:
+        with np.load(state_npz, allow_pickle=False) as z:
+            optimizer = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise CheckpointError("%s: not a readable .npz file (%s)"
+                              % (state_npz, exc))
+    load_checkpoint(net, folder)
+    return state, optimizer

@@ -1,7 +1,10 @@
 """The ``crossnet`` command line: ``crossnet SUBCOMMAND --help``.
 
-Each subcommand lives in the module that does its work; this file only wires
-argument parsers to those functions (imported lazily, so ``--help`` is quick).
+Each subcommand is a module of :mod:`crossnet.commands` with
+``add_arguments(parser)`` and ``run(args)``; this file only wires them to
+argparse. Building the parser imports every command module (each imports
+its heavy dependencies inside ``run``), and ``crossnet`` itself imports
+aesara, so even ``--help`` takes a second or two.
 """
 import argparse
 import importlib
@@ -41,10 +44,6 @@ SUBCOMMANDS = {
 }
 
 
-class CrossnetError(Exception):
-    """An error the user can fix; printed without a traceback."""
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="crossnet",
@@ -72,7 +71,7 @@ def main(argv=None):
         return 2
     try:
         return importlib.import_module(args._module).run(args) or 0
-    except (CrossnetError, FileNotFoundError, ValueError, OSError) as exc:
+    except (FileNotFoundError, ValueError, OSError) as exc:
         print("crossnet %s: error: %s" % (args.command, exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

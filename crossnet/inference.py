@@ -5,8 +5,8 @@ posterior head (conv3-5, dense, dense) -> VAE decoder (+ root offset). At test
 time batch norm is a fixed per-channel affine map, so it is folded into the
 preceding layer: with ``s = gamma * inv_std``, ``W' = W * s`` (per output
 channel) and ``b' = beta - mean * s``. What remains is 5 convolutions with
-bias + leaky ReLU, 3 dense layers and the decoder's 2, compiled once with
-aesara's C linker that keeps intermediate buffers between calls
+bias + leaky ReLU, the head's 2 dense layers and the decoder's 2, compiled
+once with aesara's C linker that keeps intermediate buffers between calls
 (``cvm_nogc``). The convolutions use crossnet's direct C Op
 (:mod:`crossnet.ops.conv6x6`: register-tiled 6x6/stride-2 convolution +
 bias + leaky ReLU, activations kept channels-last and pre-padded between

@@ -39,7 +39,7 @@ def main(argv=None):
     parser.add_argument("--labelled-fraction", type=float, default=1.0)
     args = parser.parse_args(argv)
     from crossnet.evaluation.report import plot_curves
-    from crossnet.experiments import train_and_evaluate
+    from crossnet.pipeline import train_and_evaluate
 
     dataset, train, test, schedule, described = experiment_data(args)
     results = []

@@ -39,46 +39,32 @@ def write_text(path, text):
 
 
 def markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    from crossnet.evaluation.report import markdown_table as table
+    return table(header, rows)
 
 
 def add_training_arguments(parser):
-    parser.add_argument("--dataset", default="synthetic",
-                        choices=["synthetic", "icvl", "nyu", "msra"])
+    from crossnet.conventions import DATASETS
+    parser.add_argument("--dataset", default="synthetic", choices=DATASETS)
     parser.add_argument("--train-data", help="training cache (crossnet "
                         "prepare); full mode")
     parser.add_argument("--test-data", help="test cache; full mode")
     parser.add_argument("--seed", type=int, default=0)
 
 
-def quick_schedule():
-    """Minutes on 2 cores: same losses and learning rates, few updates."""
-    from crossnet.training.runner import PAPER_SCHEDULE
-    return {
-        "vae": dict(PAPER_SCHEDULE["vae"], epochs=200, batch_size=100),
-        "gan": dict(PAPER_SCHEDULE["gan"], epochs=3, batch_size=50),
-        "align": dict(PAPER_SCHEDULE["align"], epochs=2, batch_size=50),
-        "cross": dict(PAPER_SCHEDULE["cross"], epochs=2, batch_size=50),
-        "supervised": dict(PAPER_SCHEDULE["supervised"], epochs=6, batch_size=50),
-    }
-
-
 def experiment_data(args):
     """(dataset, train cache, test cache, schedule, data description)."""
-    from crossnet.experiments import synthetic_caches
-    from crossnet.training.runner import PAPER_SCHEDULE
+    from crossnet.pipeline import synthetic_caches
+    from crossnet.training.schedules import schedule
     if args.quick:
         train, test = synthetic_caches(os.path.join(args.out, "data"), 600, 150,
                                        64, args.seed, progress=False)
-        return ("synthetic", train, test, quick_schedule(),
+        return ("synthetic", train, test, schedule("experiments-quick"),
                 "built-in synthetic hands, 600 train / 150 test frames, 64x64, "
                 "quick schedule")
     if not (args.train_data and args.test_data):
         raise SystemExit("full mode needs --train-data and --test-data (caches "
                          "from `crossnet prepare`), or use --quick")
-    return (args.dataset, args.train_data, args.test_data, PAPER_SCHEDULE,
+    return (args.dataset, args.train_data, args.test_data, schedule("paper"),
             "%s caches %s / %s, paper schedule" % (args.dataset, args.train_data,
                                                    args.test_data))

@@ -66,7 +66,7 @@ def plot_walk(rows, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, "results/fig1")
-    parser.add_argument("--weights", help="checkpoint folder (default: the "
+    parser.add_argument("--weights", help="run or checkpoint folder (default: the "
                         "authors' ICVL weights from the reference folder)")
     parser.add_argument("--run", action="append", default=[],
                         help="crossnet run folder(s) to walk as well "
@@ -78,7 +78,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args(argv)
 
-    from crossnet.checkpoint import load_checkpoint
+    from crossnet.checkpoint import (load_checkpoint, read_run_config,
+                                     resolve_weights)
     from crossnet.evaluation.roundtrip import centre_joints, load_benchmark_joints
     from crossnet.networks import CrossingNet
 
@@ -94,20 +95,18 @@ def main(argv=None):
     if weights:
         models.append(("authors' ICVL weights", weights, "icvl", None))
     for run in args.run:
-        import json
-        with open(os.path.join(run, "config.json")) as fh:
-            cfg = json.load(fh)
+        cfg = read_run_config(run)
         from crossnet.data.cache import CacheDataset
         with CacheDataset(cfg["data"]) as data:
             size = data.params.size
-        models.append(("crossnet run %s" % run, os.path.join(run, "checkpoint"),
+        models.append(("crossnet run %s" % run, resolve_weights(run),
                        cfg["dataset"], size))
     if not models:
         raise SystemExit("fig1: no model: give --weights, --run or --reference")
     rows, table = [], []
     for label, folder, dataset, size in models:
         net = CrossingNet(dataset, size)
-        load_checkpoint(net, folder)
+        load_checkpoint(net, resolve_weights(folder))
         joints = centre_joints(load_benchmark_joints(gt, net), net.config.root_joint)
         a, b = args.frames
         if max(a, b) >= len(joints):

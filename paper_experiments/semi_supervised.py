@@ -16,11 +16,12 @@ import os
 import common  # noqa: F401
 from common import (add_common_arguments, add_training_arguments,
                     experiment_data, markdown_table, write_json, write_text)
+from crossnet.training.schedules import STAGE_SETS  # noqa: E402
 
 FULL_FRACTIONS = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0]
 QUICK_FRACTIONS = [0.25, 1.0]
-METHODS = [("crossing nets", ["vae", "gan", "align", "cross"]),
-           ("supervised", ["vae", "supervised"])]
+METHODS = [("crossing nets", STAGE_SETS["crossing_nets"]),
+           ("supervised", STAGE_SETS["supervised"])]
 
 
 def plot(fractions, errors, path):
@@ -48,7 +49,7 @@ def main(argv=None):
                         help="labelled fractions (default: 1 5 10 25 50 100 %%;"
                              " --quick: 25 100 %%)")
     args = parser.parse_args(argv)
-    from crossnet.experiments import train_and_evaluate
+    from crossnet.pipeline import train_and_evaluate
 
     dataset, train, test, schedule, described = experiment_data(args)
     fractions = args.fractions or (QUICK_FRACTIONS if args.quick else FULL_FRACTIONS)

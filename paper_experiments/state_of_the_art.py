@@ -32,7 +32,7 @@ CROSSING_NETS_PAPER = {"nyu": 15.5, "icvl": 10.2, "msra": 12.2}
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, "results/state_of_the_art")
-    parser.add_argument("--dataset", action="append", choices=["icvl", "nyu"],
+    parser.add_argument("--dataset", action="append", choices=("icvl", "nyu"),
                         help="dataset(s) (default: both)")
     parser.add_argument("--pred", action="append", default=[],
                         help="crossnet predictions (public format) for the "

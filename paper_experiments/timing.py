@@ -106,7 +106,7 @@ def main(argv=None):
 
     from crossnet.benchmark import cpu_info, thread_limit
     from crossnet.cpu_peak import measure_peak
-    from crossnet.checkpoint import load_checkpoint
+    from crossnet.checkpoint import load_checkpoint, resolve_weights
     from crossnet.inference import FoldedPosterior, posterior_path_macs
     from crossnet.networks import CrossingNet
 
@@ -116,7 +116,7 @@ def main(argv=None):
         weights = os.path.join(ref, "crossingnet_pretrained", "ICVL")
     net = CrossingNet("icvl", seed=0)
     if weights:
-        load_checkpoint(net, weights)
+        load_checkpoint(net, resolve_weights(weights))
     rounds, calls = (5, 20) if args.quick else (15, 50)
     results = {"weights": weights or "random", "threads": args.threads,
                "paper_fps": PAPER_FPS, "batches": {}}

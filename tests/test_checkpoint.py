@@ -35,7 +35,7 @@ def test_errors_name_file_and_array_and_change_nothing(tmp_path, nets):
     other = CrossingNet("nyu", image_size=32, seed=3)
     with pytest.raises(checkpoint.CheckpointError,
                        match=r"-1_en_params\.npz: arr_0 has shape \(48, 40\).*"
-                             r"enc_fc1\.W.*\(108, 40\)"):
+                             r"enc_fc1\.W.*\(108, 40\).*encoder of a nyu"):
         checkpoint.load_checkpoint(other, str(tmp_path))
     # a broken file among good ones: nothing is loaded
     bad = tmp_path / "-1_metr_params.npz"
@@ -73,3 +73,48 @@ def test_atomic_save_leaves_no_temp_file_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         checkpoint.atomic_savez(str(tmp_path / "x.npz"), [np.zeros(3)])
     assert os.listdir(tmp_path) == []
+
+
+def test_resolve_weights_accepts_run_and_checkpoint_folders(tmp_path, nets):
+    a, _ = nets
+    ckpt_dir = str(tmp_path / "ckpt")
+    checkpoint.save_checkpoint(a, ckpt_dir)
+    assert checkpoint.resolve_weights(ckpt_dir) == ckpt_dir
+    run = str(tmp_path / "run")
+    os.makedirs(run)
+    (tmp_path / "run" / "config.json").write_text("{}")
+    with pytest.raises(checkpoint.CheckpointError, match="without a checkpoint"):
+        checkpoint.resolve_weights(run)
+    checkpoint.save_run_checkpoint(run, a, {"vae/0": np.zeros(2)}, {"stage": "vae"})
+    assert checkpoint.resolve_weights(run) == os.path.join(run, "checkpoint")
+    # a crash between the two renames of a save leaves checkpoint.old/
+    os.rename(os.path.join(run, "checkpoint"), os.path.join(run, "checkpoint.old"))
+    assert checkpoint.resolve_weights(run) == os.path.join(run, "checkpoint.old")
+    assert checkpoint.run_has_checkpoint(run)
+    with pytest.raises(checkpoint.CheckpointError, match="neither a checkpoint"):
+        checkpoint.resolve_weights(str(tmp_path))
+    with pytest.raises(checkpoint.CheckpointError, match="not found"):
+        checkpoint.resolve_weights(str(tmp_path / "nothing"))
+
+
+def test_run_checkpoint_round_trip_and_named_errors(tmp_path, nets):
+    a, b = nets
+    run = str(tmp_path / "run")
+    opt = {"gan/0": np.arange(3.0), "gan/1": np.ones((2, 2))}
+    checkpoint.save_run_checkpoint(run, a, opt, {"stage": "gan", "batch": 2})
+    checkpoint.save_run_checkpoint(run, a, opt, {"stage": "gan", "batch": 3})
+    assert sorted(os.listdir(run)) == ["checkpoint"]     # no .tmp / .old left
+    state, got = checkpoint.load_run_checkpoint(run, b)
+    assert state == {"stage": "gan", "batch": 3}
+    np.testing.assert_array_equal(got["gan/1"], opt["gan/1"])
+    for p, q in zip(a.part_params("generator"), b.part_params("generator")):
+        np.testing.assert_array_equal(p.get_value(), q.get_value())
+    with open(os.path.join(run, "checkpoint", "trainer_state.npz"), "r+b") as fh:
+        fh.truncate(20)
+    with pytest.raises(checkpoint.CheckpointError,
+                       match=r"trainer_state\.npz: not a readable \.npz"):
+        checkpoint.load_run_checkpoint(run, b)
+    (tmp_path / "run" / "checkpoint" / "trainer_state.json").write_text("{oops")
+    with pytest.raises(checkpoint.CheckpointError,
+                       match=r"trainer_state\.json: not a readable trainer state"):
+        checkpoint.load_run_checkpoint(run, b)

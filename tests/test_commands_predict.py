@@ -27,4 +27,4 @@ def test_predict_writes_public_format_that_evaluates_back(tmp_path, capsys):
     np.testing.assert_allclose(cam.uvd_to_xyz(uvd), pred_xyz, atol=1e-4 * 50)
     assert cli.main(["predict", "--weights", str(tmp_path / "none"), "--data",
                      h5, "--out", out]) == 1
-    assert "checkpoint folder not found" in capsys.readouterr().err
+    assert "none: weights folder not found" in capsys.readouterr().err

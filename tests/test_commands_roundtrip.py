@@ -45,4 +45,4 @@ def test_render_writes_pngs(reference_dir, tmp_path, capsys):
 def test_missing_weights_folder(tmp_path, capsys):
     assert cli.main(["roundtrip", "--weights", str(tmp_path / "none"),
                      "--dataset", "icvl", "--gt", "x.txt"]) == 1
-    assert "checkpoint folder not found" in capsys.readouterr().err
+    assert "none: weights folder not found" in capsys.readouterr().err

@@ -35,7 +35,7 @@ def test_nyu_and_msra_trees_through_cache(tmp_path, rng, dataset):
         write_nyu(root, rng, "test", centre_dir=str(tmp_path / "c"))
         src = open_source("nyu", root, "test", size=32,
                           nyu_centre_file=str(tmp_path / "c" / "center_uvd_test.mat"))
-        assert src.params.centre == "file"
+        assert src.params.centre_method == "file"
     else:
         write_msra(root, rng, subjects=("P0",))
         src = open_source("msra", root, "test", size=32, msra_test_subject="P0")
@@ -113,15 +113,18 @@ def test_other_preprocessing_parameters_are_detected(tmp_path):
         CacheDataset(str(tmp_path / "junk.h5"))
 
 
-def test_shuffled_batches_cover_each_frame_once(tmp_path):
+def test_read_returns_frames_in_the_order_asked(tmp_path):
     out = str(tmp_path / "x.h5")
     write_cache(out, SyntheticHands(10, size=32), "train", progress=False)
     with CacheDataset(out) as data:
-        seen = []
-        for b in data.batches(3, np.random.RandomState(0), keys=("depth", "name")):
-            assert b["depth"].shape == (3, 32, 32)
-            seen += list(b["name"])
-        assert len(seen) == 9 and len(set(seen)) == 9
+        names = data.read(np.arange(10), ("name",))["name"]
+        b = data.read(np.array([7, 2, 9]), ("depth", "name"))
+        assert b["depth"].shape == (3, 32, 32)
+        assert list(b["name"]) == [names[7], names[2], names[9]]
+        np.testing.assert_array_equal(b["depth"][1],
+                                      data.read(np.array([2]))["depth"][0])
+        with pytest.raises(ValueError, match="duplicate"):
+            data.read(np.array([1, 1]))
 
 
 def test_prepare_and_show_commands(tmp_path, capsys):

@@ -1,27 +1,39 @@
 """The demo pipeline end to end at a tiny scale (the real demo is larger)."""
 import json
 import os
+import re
 
 from crossnet.demo import run_demo
-from crossnet.training.runner import PAPER_SCHEDULE
+from crossnet.training.schedules import schedule as named_schedule
 
 
 def test_demo_end_to_end_tiny(tmp_path):
-    schedule = {s: dict(PAPER_SCHEDULE[s], epochs=1, batch_size=8)
-                for s in PAPER_SCHEDULE}
+    schedule = {s: dict(v, epochs=1, batch_size=8)
+                for s, v in named_schedule("paper").items()}
     out = str(tmp_path / "demo")
     summary = run_demo(out, frames=32, test_frames=8, size=32,
                        labelled_fraction=0.5, schedule=schedule, progress=False,
                        log=lambda *a: None)
     assert set(summary["mean_error_mm"]) == {"crossing_nets", "supervised"}
-    assert all(v > 0 for v in summary["mean_error_mm"].values())
-    for name in ("report.md", "loss_curves.png", "rendered_from_poses.png",
-                 "success_rate.png", "summary.json"):
-        assert os.path.getsize(os.path.join(out, name)) > 0
-    assert "mean joint error" in open(os.path.join(out, "report.md")).read()
+    assert set(summary["baselines_mm"]) == {"constant pose", "ridge on pixels"}
+    report = open(os.path.join(out, "report.md")).read()
+    # every number of the summary is in the report's table, with its label
+    for label, value in list(summary["mean_error_mm"].items()) + \
+            list(summary["baselines_mm"].items()):
+        assert value > 0
+        row = re.search(r"^\| %s \| (network|baseline) \| ([0-9.]+) \|$"
+                        % re.escape(label.replace("_", " ")), report, re.M)
+        assert row, (label, report)
+        assert abs(float(row.group(2)) - value) < 0.006
+    # every figure is linked from the report and exists
+    for key, path in summary["figures"].items():
+        assert "![%s](%s)" % (key, os.path.basename(path)) in report
+        assert os.path.getsize(path) > 0
+    assert set(summary["figures"]) == {"loss_curves", "rendered", "success"}
+    saved = json.load(open(os.path.join(out, "summary.json")))
+    assert saved["image_size"] == 32 and saved["baselines_mm"] == summary["baselines_mm"]
     # re-running resumes the finished runs instead of retraining
     again = run_demo(out, frames=32, test_frames=8, size=32,
                      labelled_fraction=0.5, schedule=schedule, progress=False,
                      log=lambda *a: None)
     assert again["mean_error_mm"] == summary["mean_error_mm"]
-    assert json.load(open(os.path.join(out, "summary.json")))["image_size"] == 32

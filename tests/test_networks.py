@@ -77,3 +77,18 @@ def test_pca_init_reconstructs_low_rank_poses(rng):
     assert W_enc.shape == (48, 40) and W_dec.shape == (40, 48)
     centred = poses - poses.mean(0)
     np.testing.assert_allclose(centred @ W_enc @ W_dec, centred, atol=1e-3)
+
+
+def test_initialise_from_pca_sets_encoder_fc1_and_decoder_output(rng):
+    from crossnet.networks.pose_vae import (build_pose_decoder,
+                                            build_pose_encoder,
+                                            initialise_from_pca)
+    basis = rng.randn(5, 48)
+    poses = (rng.randn(100, 5) @ basis + rng.randn(48)).astype("float32")
+    enc, dec = build_pose_encoder(48), build_pose_decoder(48)
+    initialise_from_pca(enc, dec, poses)
+    # encoder fc1 before its ReLU, then decoder output: the PCA round trip
+    hidden = poses @ enc.fc1.W.get_value() + enc.fc1.b.get_value()
+    back = hidden @ dec.output.W.get_value() + dec.output.b.get_value()
+    np.testing.assert_allclose(back, poses, atol=1e-3)
+    np.testing.assert_allclose(dec.output.b.get_value(), poses.mean(0), rtol=1e-5)

@@ -1,12 +1,13 @@
 """``crossnet benchmark``: frames per second of the posterior path on CPU."""
 import json
 
+from ..conventions import DATASETS
+
 
 def add_arguments(parser):
-    parser.add_argument("--weights", help="checkpoint folder (default: random "
-                        "weights of the same architecture)")
-    parser.add_argument("--dataset", default="icvl",
-                        choices=["icvl", "nyu", "msra", "synthetic"])
+    parser.add_argument("--weights", help="run folder or checkpoint folder "
+                        "(default: random weights of the same architecture)")
+    parser.add_argument("--dataset", default="icvl", choices=DATASETS)
     parser.add_argument("--batch-size", type=int, default=1,
                         help="frames per call (default 1, the paper's)")
     parser.add_argument("--iterations", type=int, default=200)

@@ -1,9 +1,11 @@
 """``crossnet evaluate``: compare prediction files with ground truth."""
 import json
 
+from ..conventions import BENCHMARK_DATASETS
+
 
 def add_arguments(parser):
-    parser.add_argument("--dataset", required=True, choices=["icvl", "nyu", "msra"])
+    parser.add_argument("--dataset", required=True, choices=BENCHMARK_DATASETS)
     parser.add_argument("--gt", required=True,
                         help="ground truth, public format (u v d per joint)")
     parser.add_argument("--pred", required=True, action="append",

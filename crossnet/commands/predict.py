@@ -1,5 +1,4 @@
 """``crossnet predict``: predictions in the public benchmark format."""
-import os
 
 
 def add_arguments(parser):
@@ -15,20 +14,15 @@ def add_arguments(parser):
                              "fast path (the two agree to 1e-4 x 50 mm)")
 
 
-def weights_dir(path):
-    sub = os.path.join(path, "checkpoint")
-    return sub if os.path.isdir(sub) else path
-
-
 def run(args):
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint, resolve_weights
     from ..data.cache import CacheDataset
     from ..evaluation.pose_files import write_pose_file
     from ..evaluation.predict import predicted_uvd
     from ..networks import CrossingNet
     with CacheDataset(args.data) as data:
         net = CrossingNet(data.params.dataset, data.params.size)
-        load_checkpoint(net, weights_dir(args.weights))
+        load_checkpoint(net, resolve_weights(args.weights))
         uvd = predicted_uvd(net, data, fast=not args.training_graph)
     write_pose_file(args.out, uvd)
     print("wrote %d frames x %d joints to %s" % (uvd.shape[0], uvd.shape[1],

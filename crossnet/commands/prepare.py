@@ -1,18 +1,19 @@
 """``crossnet prepare``: preprocess a dataset split into an HDF5 cache."""
+from ..conventions import CENTRE_METHODS, CUBE_MM, DATASETS, IMAGE_SIZE
 
 
 def add_arguments(parser):
     parser.add_argument("--dataset", required=True,
-                        choices=["nyu", "icvl", "msra", "synthetic"])
+                        choices=DATASETS)
     parser.add_argument("--data-dir", help="dataset root in its original layout "
                         "(not needed for synthetic)")
     parser.add_argument("--split", choices=["train", "test"], default="train")
     parser.add_argument("--out", required=True, help="output FILE.h5")
-    parser.add_argument("--size", type=int, default=128,
-                        help="crop size in pixels (default 128)")
-    parser.add_argument("--cube", type=float, default=250.0,
-                        help="cube side in mm (default 250)")
-    parser.add_argument("--centre", choices=["com", "file", "joints"],
+    parser.add_argument("--size", type=int, default=IMAGE_SIZE,
+                        help="crop size in pixels (default %d)" % IMAGE_SIZE)
+    parser.add_argument("--cube", type=float, default=CUBE_MM,
+                        help="cube side in mm (default %g)" % CUBE_MM)
+    parser.add_argument("--centre", choices=CENTRE_METHODS,
                         help="hand centre: centre of mass of the nearest blob "
                              "(ICVL/MSRA default), NYU's centre file (NYU "
                              "default), or the joints' mean")

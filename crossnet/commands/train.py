@@ -2,15 +2,16 @@
 import json
 import sys
 
+from ..conventions import DATASETS
+from ..training.schedules import STAGE_SETS, STAGES
+
 
 def add_arguments(parser):
-    parser.add_argument("--dataset", required=True,
-                        choices=["synthetic", "icvl", "nyu", "msra"])
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
     parser.add_argument("--data", required=True, help="training cache FILE.h5 "
                         "(from crossnet prepare)")
     parser.add_argument("--stage", default="all",
-                        choices=["vae", "gan", "align", "cross", "all",
-                                 "supervised"],
+                        choices=list(STAGES) + ["all"],
                         help="'all' = vae, gan, align, cross (the paper); "
                              "'supervised' = the baseline (needs a trained vae "
                              "in the same run, or runs vae first)")
@@ -40,13 +41,11 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true")
 
 
-STAGES = {"all": ["vae", "gan", "align", "cross"],
-          "supervised": ["vae", "supervised"]}
-
-
 def run(args):
     from ..training.runner import (Trainer, TrainingInterrupted, make_config)
-    stages = STAGES.get(args.stage, [args.stage])
+    stages = {"all": STAGE_SETS["crossing_nets"],
+              "supervised": STAGE_SETS["supervised"]}.get(args.stage,
+                                                          [args.stage])
     config = make_config(args.dataset, args.data, stages, args.quick, args.seed,
                          args.labelled_fraction, args.epochs, args.batch_size,
                          args.checkpoint_every, args.max_batches,

@@ -73,10 +73,10 @@ def write_cache(out_path, source, split, on_bad="skip", block=256,
 
     ``on_bad``: 'skip' counts frames with NaN / empty depth and warns once at
     the end; 'fail' raises DataError naming the frame (and removes the
-    partial file). Returns a dict with ``frames``, ``skipped``, ``path``.
+    partial file). Returns a dict with ``frames``, ``skipped``, ``path``,
+    ``resumed`` and ``already_complete``.
     """
     import h5py
-    from tqdm import tqdm
 
     if on_bad not in ("skip", "fail"):
         raise ValueError("on_bad must be 'skip' or 'fail'")
@@ -93,7 +93,36 @@ def write_cache(out_path, source, split, on_bad="skip", block=256,
             if os.path.exists(p):
                 os.remove(p)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    start, skipped, resumed = 0, 0, False
+    h5, resumed = _open_partial(partial, source, split)
+    try:
+        n, skipped = _fill_blocks(h5, source, block, on_bad, progress,
+                                  "prepare %s" % os.path.basename(out_path))
+        if n == 0:
+            raise DataError("%s: no usable frame (all %d skipped)"
+                            % (out_path, skipped))
+        h5.attrs["num_frames"] = n
+        h5.attrs["complete"] = True
+        h5.close()
+    except DataError:
+        h5.close()
+        os.remove(partial)
+        raise
+    except BaseException:
+        h5.close()      # keep the partial file: re-running resumes it
+        raise
+    os.replace(partial, out_path)
+    if skipped:
+        warnings.warn("%s: skipped %d frame(s) with NaN or empty depth"
+                      % (out_path, skipped))
+    return {"frames": n, "skipped": skipped, "path": out_path,
+            "resumed": resumed, "already_complete": False}
+
+
+def _open_partial(partial, source, split):
+    """(open h5 of ``partial``, resumed?): continue a partial file made
+    with the same parameters from its last full block, or start a new one."""
+    import h5py
+    params = source.params
     if os.path.exists(partial):
         try:
             h5 = h5py.File(partial, "a")
@@ -116,66 +145,50 @@ def write_cache(out_path, source, split, on_bad="skip", block=256,
             written = int(h5.attrs["written"])
             for key in KEYS:       # drop anything past the last full block
                 h5[key].resize(written, axis=0)
-            start = int(h5.attrs["next_source_index"])
-            skipped = int(h5.attrs["skipped"])
-            resumed = True
-    if not resumed:
-        h5 = h5py.File(partial, "w")
-        first = _first_good(source)
-        S = first["depth"].shape[0]
-        J = first["pose"].shape[0]
-        _create(h5, S, J)
-        h5.attrs.update({"preprocessing": params.to_json(), "split": split,
-                         "format_version": FORMAT_VERSION, "complete": False,
-                         "source_frames": len(source), "written": 0,
-                         "next_source_index": 0, "skipped": 0})
-    try:
-        bar = tqdm(total=len(source), initial=start,
-                   disable=None if progress else True,   # None: off when not a tty
-                   desc="prepare %s" % os.path.basename(out_path), unit="frame")
-        i = start
-        while i < len(source):
-            stop = min(i + block, len(source))
-            buf = {k: [] for k in KEYS}
-            for j in range(i, stop):
-                try:
-                    s = source.sample(j)
-                except BadFrame as exc:
-                    if on_bad == "fail":
-                        raise DataError(str(exc))
-                    skipped += 1
-                    continue
-                for k in KEYS:
-                    buf[k].append(s[k])
-            if buf["depth"]:
-                _append(h5, buf)
-            h5.attrs["written"] = h5["depth"].shape[0]
-            h5.attrs["next_source_index"] = stop
-            h5.attrs["skipped"] = skipped
-            h5.flush()
-            bar.update(stop - i)
-            i = stop
-        bar.close()
-        n = h5["depth"].shape[0]
-        if n == 0:
-            raise DataError("%s: no usable frame (all %d skipped)"
-                            % (out_path, skipped))
-        h5.attrs["num_frames"] = n
-        h5.attrs["complete"] = True
-        h5.close()
-    except DataError:
-        h5.close()
-        os.remove(partial)
-        raise
-    except BaseException:
-        h5.close()      # keep the partial file: re-running resumes it
-        raise
-    os.replace(partial, out_path)
-    if skipped:
-        warnings.warn("%s: skipped %d frame(s) with NaN or empty depth"
-                      % (out_path, skipped))
-    return {"frames": n, "skipped": skipped, "path": out_path,
-            "resumed": resumed, "already_complete": False}
+            return h5, True
+    h5 = h5py.File(partial, "w")
+    first = _first_good(source)
+    _create(h5, first["depth"].shape[0], first["pose"].shape[0])
+    h5.attrs.update({"preprocessing": params.to_json(), "split": split,
+                     "format_version": FORMAT_VERSION, "complete": False,
+                     "source_frames": len(source), "written": 0,
+                     "next_source_index": 0, "skipped": 0})
+    return h5, False
+
+
+def _fill_blocks(h5, source, block, on_bad, progress, desc):
+    """Preprocess the source frames from the file's ``next_source_index`` on,
+    ``block`` at a time, recording progress after each block; returns
+    (frames in the file, frames skipped)."""
+    from tqdm import tqdm
+    i = int(h5.attrs["next_source_index"])
+    skipped = int(h5.attrs["skipped"])
+    bar = tqdm(total=len(source), initial=i,
+               disable=None if progress else True,   # None: off when not a tty
+               desc=desc, unit="frame")
+    while i < len(source):
+        stop = min(i + block, len(source))
+        buf = {k: [] for k in KEYS}
+        for j in range(i, stop):
+            try:
+                s = source.sample(j)
+            except BadFrame as exc:
+                if on_bad == "fail":
+                    raise DataError(str(exc))
+                skipped += 1
+                continue
+            for k in KEYS:
+                buf[k].append(s[k])
+        if buf["depth"]:
+            _append(h5, buf)
+        h5.attrs["written"] = h5["depth"].shape[0]
+        h5.attrs["next_source_index"] = stop
+        h5.attrs["skipped"] = skipped
+        h5.flush()
+        bar.update(stop - i)
+        i = stop
+    bar.close()
+    return h5["depth"].shape[0], skipped
 
 
 def _first_good(source):
@@ -247,16 +260,6 @@ class CacheDataset(object):
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
         return {k: self.h5[k][sorted_idx][inverse] for k in keys}
-
-    def batches(self, batch_size, rng, indices=None, keys=("depth", "pose",
-                                                           "origin"),
-                drop_last=True):
-        """Shuffled mini-batches over ``indices`` (default all frames)."""
-        idx = np.arange(len(self)) if indices is None else np.asarray(indices)
-        idx = idx[rng.permutation(len(idx))]
-        stop = len(idx) - (len(idx) % batch_size if drop_last else 0)
-        for start in range(0, stop, batch_size):
-            yield self.read(idx[start:start + batch_size], keys)
 
     def close(self):
         self.h5.close()

@@ -12,11 +12,11 @@ import os
 import numpy as np
 
 from ..camera import RELEASE_CAMERAS, uvd_to_xyz
+from ..conventions import NYU_EVAL_JOINTS as EVAL_JOINTS
 from .common import DataError, Frame, read_png, require_dir, require_file
 
 __all__ = ["NYUReader", "EVAL_JOINTS", "load_nyu_centres"]
 
-EVAL_JOINTS = [0, 3, 6, 9, 12, 15, 18, 21, 24, 25, 27, 30, 31, 32]
 
 
 def _loadmat(path):

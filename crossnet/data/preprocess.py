@@ -23,12 +23,11 @@ from collections import namedtuple
 import numpy as np
 
 from ..camera import Camera, xyz_to_uvd, uvd_to_xyz
+from ..conventions import UNIT_MM
 
 __all__ = ["PreprocessParams", "CropGeometry", "crop_depth", "normalise_depth",
            "normalise_joints", "denormalise_joints", "hand_centre_com",
            "preprocess_frame", "UNIT_MM", "BadFrame"]
-
-UNIT_MM = 50.0
 
 
 class BadFrame(ValueError):
@@ -37,11 +36,12 @@ class BadFrame(ValueError):
 
 class PreprocessParams(namedtuple("PreprocessParams",
                                   "dataset cube_mm size camera root_joint "
-                                  "centre")):
+                                  "centre_method")):
     """Everything that determines the preprocessing; stored in caches.
 
-    ``camera`` is a :class:`~crossnet.camera.Camera`; ``centre`` is how the
-    hand centre is found: 'com', 'file' (NYU's provided centres) or 'joints'.
+    ``camera`` is a :class:`~crossnet.camera.Camera`; ``centre_method`` is
+    how the hand centre is found: 'com', 'file' (NYU's provided centres) or
+    'joints' (:data:`crossnet.conventions.CENTRE_METHODS`).
     """
 
     def to_json(self):
@@ -53,6 +53,8 @@ class PreprocessParams(namedtuple("PreprocessParams",
     def from_json(cls, text):
         d = json.loads(text)
         d["camera"] = Camera(*d["camera"])
+        if "centre" in d:            # caches written before the rename
+            d["centre_method"] = d.pop("centre")
         return cls(**d)
 
 

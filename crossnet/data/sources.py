@@ -9,7 +9,8 @@ import os
 import numpy as np
 
 from ..camera import RELEASE_CAMERAS
-from ..networks.config import config_for
+from ..conventions import (CENTRE_METHODS, DATASETS, ROOT_JOINT,
+                           TEST_SEED_OFFSET)
 from .common import DataError
 from .preprocess import (BadFrame, PreprocessParams, hand_centre_com,
                          preprocess_frame)
@@ -45,9 +46,9 @@ class ReaderSource(object):
                 raise BadFrame("depth holds NaN or inf")
             if not np.any(frame.depth > 0):
                 raise BadFrame("depth image is all zero")
-            if self.params.centre == "file":
+            if self.params.centre_method == "file":
                 centre = frame.centre
-            elif self.params.centre == "joints":
+            elif self.params.centre_method == "joints":
                 centre = frame.xyz.mean(axis=0)
             else:
                 centre = hand_centre_com(frame.depth, self.params.camera,
@@ -69,11 +70,10 @@ def open_source(dataset, data_dir=None, split="train", size=128, cube_mm=250.0,
         from .synthetic import SyntheticHands
         # distinct default seeds for the train and test splits
         return SyntheticHands(num_frames, seed=seed + (0 if split == "train"
-                                                       else 100003),
+                                                       else TEST_SEED_OFFSET),
                               size=size, poses=poses, cube_mm=cube_mm)
     if data_dir is None:
         raise DataError("--data-dir is required for dataset %s" % dataset)
-    cfg = config_for(dataset)
     if dataset == "nyu":
         from .nyu import NYUReader
         nyu_centre_file = nyu_centre_file or default_nyu_centre_file(split)
@@ -90,10 +90,12 @@ def open_source(dataset, data_dir=None, split="train", size=128, cube_mm=250.0,
         from .msra import MSRAReader
         reader = MSRAReader.split(data_dir, msra_test_subject, split)
     else:
-        raise ValueError("unknown dataset %r" % dataset)
+        raise ValueError("unknown dataset %r; choose one of %s"
+                         % (dataset, ", ".join(DATASETS)))
     centre = centre or "com"
-    if centre not in ("com", "file", "joints"):
-        raise ValueError("centre must be com, file or joints, got %r" % centre)
+    if centre not in CENTRE_METHODS:
+        raise ValueError("centre must be one of %s, got %r"
+                         % (", ".join(CENTRE_METHODS), centre))
     params = PreprocessParams(dataset, float(cube_mm), int(size),
-                              RELEASE_CAMERAS[dataset], cfg.root_joint, centre)
+                              RELEASE_CAMERAS[dataset], ROOT_JOINT[dataset], centre)
     return ReaderSource(reader, params, data_dir)

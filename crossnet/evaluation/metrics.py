@@ -9,14 +9,13 @@
 import numpy as np
 
 from ..camera import camera_for
+from ..conventions import NYU_EVAL_JOINTS
 
 __all__ = ["joint_errors", "mean_error", "per_joint_error",
            "success_rate_max", "success_rate_mean", "THRESHOLDS_MM",
            "evaluate_uvd", "summarise", "NYU_EVAL_JOINTS", "ICVL_SEQ1_FRAMES"]
 
 THRESHOLDS_MM = np.arange(0, 81)
-# NYU's 14 evaluation joints among the 36 of joint_data.mat (SPEC section 6)
-NYU_EVAL_JOINTS = [0, 3, 6, 9, 12, 15, 18, 21, 24, 25, 27, 30, 31, 32]
 # some published ICVL predictions cover only test_seq_1, the first 702 frames
 ICVL_SEQ1_FRAMES = 702
 

@@ -1,7 +1,7 @@
 """Pose estimates of a trained CrossingNet on a cache file."""
 import numpy as np
 
-from ..data.nyu import EVAL_JOINTS
+from ..conventions import NYU_EVAL_JOINTS
 from . import metrics
 
 __all__ = ["predict_cache", "evaluate_cache", "benchmark_joints",
@@ -14,10 +14,9 @@ def predict_cache(net, cache, batch_size=128, fast=False):
 
     ``fast=True`` uses the BN-folded inference path
     (:class:`crossnet.inference.FoldedPosterior`, equal to the training
-    graph to 1e-4 in units of 50 mm; 4,220 vs 359 frames/s at batch 128 on
-    the 2-core development machine); it copies
-    the weights once, so use it on a loaded checkpoint, not during
-    training."""
+    graph to 1e-4 in units of 50 mm, about 10x faster: paper_experiments/
+    README.md has the numbers); it copies the weights once, so use it on a
+    loaded checkpoint, not during training."""
     estimate = net.estimate
     if fast:
         from ..inference import FoldedPosterior
@@ -34,7 +33,7 @@ def predict_cache(net, cache, batch_size=128, fast=False):
 
 def benchmark_joints(xyz, dataset):
     """The joints the public benchmark evaluates (NYU: 14 of 36)."""
-    return xyz[:, EVAL_JOINTS] if dataset == "nyu" and xyz.shape[1] == 36 else xyz
+    return xyz[:, NYU_EVAL_JOINTS] if dataset == "nyu" and xyz.shape[1] == 36 else xyz
 
 
 def evaluate_cache(net, cache, batch_size=128):

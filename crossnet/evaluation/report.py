@@ -51,6 +51,14 @@ def compare_files(dataset, gt_path, pred_paths, names=None):
     return results
 
 
+def markdown_table(header, rows):
+    """A Markdown table: ``header`` (names) and ``rows`` (lists of cells,
+    formatted with ``str``)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def table(results):
     lines = ["%-40s %7s %12s" % ("method", "frames", "mean (mm)")]
     for r in results:
@@ -119,9 +127,9 @@ def write_report(results, dataset, gt_path, out_dir):
     atomic_write_json(os.path.join(out_dir, "results.json"), results)
     lines = ["# %s evaluation" % dataset.upper(), "",
              "Ground truth: `%s`" % gt_path, "",
-             "| method | frames | mean joint error (mm) |", "|---|---|---|"]
-    lines += ["| %s | %d | %.3f |" % (r["name"], r["frames"], r["mean_error_mm"])
-              for r in results]
+             markdown_table(["method", "frames", "mean joint error (mm)"],
+                            [[r["name"], r["frames"], "%.3f" % r["mean_error_mm"]]
+                             for r in results])]
     lines += ["", "![success rate, max criterion](success_max.png)",
               "![success rate, mean criterion](success_mean.png)",
               "![per-joint error](per_joint.png)", ""]

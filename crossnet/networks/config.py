@@ -1,13 +1,14 @@
 """Per-dataset network configuration (SPEC sections 1, 2, 5)."""
 from collections import namedtuple
 
+from ..conventions import DATASETS, IMAGE_SIZE, NUM_JOINTS, ROOT_JOINT, UNIT_MM
+
 __all__ = ["NetworkConfig", "CONFIGS", "config_for", "POSE_CODE_DIM",
            "TRANSLATION_DIM", "LATENT_DIM", "UNIT_MM"]
 
 POSE_CODE_DIM = 20       # z_y from the pose VAE
 TRANSLATION_DIM = 3      # root joint offset from the crop centre
 LATENT_DIM = POSE_CODE_DIM + TRANSLATION_DIM   # 23
-UNIT_MM = 50.0           # joints are stored in units of 50 mm
 
 
 class NetworkConfig(namedtuple("NetworkConfig",
@@ -19,13 +20,9 @@ class NetworkConfig(namedtuple("NetworkConfig",
         return 3 * self.num_joints
 
 
-CONFIGS = {
-    "nyu": NetworkConfig("nyu", 36, 32, 128),
-    "icvl": NetworkConfig("icvl", 16, 0, 128),
-    "msra": NetworkConfig("msra", 21, 0, 128),
-    # built-in synthetic hands use the ICVL 16-joint layout
-    "synthetic": NetworkConfig("synthetic", 16, 0, 128),
-}
+# built-in synthetic hands use the ICVL 16-joint layout
+CONFIGS = {d: NetworkConfig(d, NUM_JOINTS[d], ROOT_JOINT[d], IMAGE_SIZE)
+           for d in DATASETS}
 
 
 def config_for(dataset, image_size=None):

@@ -80,8 +80,8 @@ class CrossingNet(object):
         return params
 
     def count_params(self, part, **tags):
-        return int(sum(np.prod(p.get_value(borrow=True).shape)
-                       for p in self.part_params(part, **tags)))
+        """Scalars of one part's parameters (see :meth:`part_params`)."""
+        return nn.count_values(self.part_params(part, **tags))
 
     # -- symbolic graphs -------------------------------------------------
     def pose_from_latent_expr(self, z, deterministic=True):
@@ -164,13 +164,6 @@ class CrossingNet(object):
             zv = at.matrix("z_y", dtype="float32")
             return [zv], self.depth_from_latent_expr(zv)[:, 0]
         return self._function("render", build)(np.asarray(z_y, "float32"))
-
-    def estimate_latent(self, depth):
-        """(B, S, S) depth crops -> (B, 23) estimated pose latent."""
-        def build():
-            x = at.tensor4("depth", dtype="float32")
-            return [x], self.latent_from_depth_expr(x)
-        return self._function("estimate_latent", build)(self._check_depth(depth))
 
     def estimate(self, depth):
         """(B, S, S) depth crops -> (B, J, 3) joints in mm rel. to the crop

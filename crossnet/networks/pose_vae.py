@@ -14,39 +14,33 @@ from ..backend import at
 from .config import POSE_CODE_DIM
 
 __all__ = ["PoseEncoder", "PoseDecoder", "build_pose_encoder",
-           "build_pose_decoder", "sample_latent", "kl_divergence",
-           "pca_init"]
+           "build_pose_decoder", "kl_divergence", "pca_init",
+           "initialise_from_pca"]
 
 HIDDEN = 40
-PoseEncoder = namedtuple("PoseEncoder", "input mu logvar")
-PoseDecoder = namedtuple("PoseDecoder", "input output")
+PoseEncoder = namedtuple("PoseEncoder", "input fc1 mu logvar")
+PoseDecoder = namedtuple("PoseDecoder", "input fc1 output")
 
 
-def build_pose_encoder(pose_dim, input_var=None, W_fc1=None):
-    """Encoder layers; ``W_fc1`` (3J, 40) e.g. from :func:`pca_init`."""
+def build_pose_encoder(pose_dim, input_var=None):
+    """Encoder layers (see :func:`initialise_from_pca` for the paper's
+    initialisation)."""
     l_in = nn.InputLayer((None, pose_dim), input_var, name="pose")
-    fc1 = nn.DenseLayer(l_in, HIDDEN, name="enc_fc1",
-                        W=nn.init.Normal(0.01) if W_fc1 is None else W_fc1)
+    fc1 = nn.DenseLayer(l_in, HIDDEN, name="enc_fc1", W=nn.init.Normal(0.01))
     mu = nn.DenseLayer(fc1, POSE_CODE_DIM, nonlinearity=None, name="enc_mu")
     logvar = nn.DenseLayer(fc1, POSE_CODE_DIM, nonlinearity=None,
                            name="enc_logvar")
-    return PoseEncoder(l_in, mu, logvar)
+    return PoseEncoder(l_in, fc1, mu, logvar)
 
 
-def build_pose_decoder(pose_dim, input_var=None, W_out=None):
-    """Decoder layers; ``W_out`` (40, 3J) e.g. from :func:`pca_init`."""
+def build_pose_decoder(pose_dim, input_var=None):
+    """Decoder layers."""
     l_in = nn.InputLayer((None, POSE_CODE_DIM), input_var, name="pose_code")
     fc1 = nn.DenseLayer(l_in, HIDDEN, name="dec_fc1",
                         nonlinearity=nn.nonlinearities.LeakyRectify(0.01))
     out = nn.DenseLayer(fc1, pose_dim, nonlinearity=None, name="dec_out",
-                        W=nn.init.Normal(0.01) if W_out is None else W_out)
-    return PoseDecoder(l_in, out)
-
-
-def sample_latent(mu, logvar, srng, noise_std=0.05):
-    """z = mu + exp(0.5 logvar) * eps, eps ~ N(0, noise_std^2) (training)."""
-    eps = srng.normal(size=mu.shape, std=noise_std, dtype=mu.dtype)
-    return mu + at.exp(0.5 * logvar) * eps
+                        W=nn.init.Normal(0.01))
+    return PoseDecoder(l_in, fc1, out)
 
 
 def kl_divergence(mu, logvar):
@@ -71,3 +65,17 @@ def pca_init(poses, n_components=HIDDEN):
     k = min(n_components, vt.shape[0])
     comps[:k] = vt[:k]
     return comps.T.astype("float32"), comps.astype("float32")
+
+
+def initialise_from_pca(encoder, decoder, poses):
+    """Set the encoder's first layer to the centred PCA projection of
+    ``poses`` (N, 3J) (normalised, root-relative) and the decoder's output
+    layer to its inverse (SPEC section 2): W, b of ``encoder.fc1`` and
+    ``decoder.output``."""
+    poses = np.asarray(poses, dtype=np.float64)
+    W_enc, W_dec = pca_init(poses, encoder.fc1.num_units)
+    mean = poses.mean(axis=0).astype("float32")
+    encoder.fc1.W.set_value(W_enc)
+    encoder.fc1.b.set_value((-mean @ W_enc).astype("float32"))
+    decoder.output.W.set_value(W_dec)
+    decoder.output.b.set_value(mean)

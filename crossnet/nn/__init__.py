@@ -16,9 +16,9 @@ from . import init, nonlinearities, updates  # noqa: F401
 from .base import InputLayer, Layer, MergeLayer  # noqa: F401
 from .conv import Conv2DLayer, TransposedConv2DLayer  # noqa: F401
 from .dense import DenseLayer  # noqa: F401
-from .helper import (count_params, get_all_layers, get_all_param_values,  # noqa: F401
+from .helper import (count_params, count_values, get_all_layers, get_all_param_values,  # noqa: F401
                      get_all_params, get_output, get_output_shape,
-                     set_all_param_values)
+                     set_all_param_values, set_param_values)
 from .normalization import BatchNormLayer, batch_norm  # noqa: F401
 from .shape import (ConcatLayer, NonlinearityLayer, ReshapeLayer,  # noqa: F401
                     SliceLayer)

@@ -7,7 +7,8 @@ from ..backend import at
 from .base import InputLayer, MergeLayer
 
 __all__ = ["get_all_layers", "get_output", "get_output_shape",
-           "get_all_params", "count_params", "get_all_param_values",
+           "get_all_params", "count_params", "count_values", "get_all_param_values",
+           "set_param_values",
            "set_all_param_values"]
 
 
@@ -107,10 +108,14 @@ def get_all_params(layer, **tags):
     return list(OrderedDict.fromkeys(params))
 
 
+def count_values(params):
+    """Total number of scalars in ``params`` (shared variables)."""
+    return int(sum(np.prod(p.get_value(borrow=True).shape) for p in params))
+
+
 def count_params(layer, **tags):
     """Total number of scalar parameters below ``layer``."""
-    return int(sum(np.prod(p.get_value(borrow=True).shape)
-                   for p in get_all_params(layer, **tags)))
+    return count_values(get_all_params(layer, **tags))
 
 
 def get_all_param_values(layer, **tags):
@@ -118,35 +123,41 @@ def get_all_param_values(layer, **tags):
     return [p.get_value() for p in get_all_params(layer, **tags)]
 
 
-def _owner(layer, param):
-    for lay in get_all_layers(layer):
+def _owner(layers, param):
+    for lay in get_all_layers(layers):
         if param in lay.params:
             return lay.label
     return "?"
 
 
-def set_all_param_values(layer, values, source=None, **tags):
-    """Set :func:`get_all_params` from ``values`` (same order, same shapes).
+def set_param_values(params, values, source=None, layers=None):
+    """Set ``params`` from ``values`` (same order, same shapes), checking
+    everything before setting anything.
 
-    Raises ValueError naming the layer, the array index, the expected and the
-    given shape (and ``source``, e.g. a file name) on any mismatch; nothing is
-    set unless everything matches.
+    Errors are ValueErrors naming ``source`` (e.g. a file), the array index,
+    the parameter, its layer (found below ``layers``), the expected and the
+    given shape, or the NaN/inf.
     """
-    params = get_all_params(layer, **tags)
-    where = " (from %s)" % source if source else ""
+    where = "%s: " % source if source else ""
     if len(params) != len(values):
-        raise ValueError("set_all_param_values%s: %d arrays given, the network "
-                         "has %d parameters" % (where, len(values), len(params)))
+        raise ValueError("%s%d arrays given, the network has %d parameters"
+                         % (where, len(values), len(params)))
     for i, (p, v) in enumerate(zip(params, values)):
         shape = p.get_value(borrow=True).shape
         if np.shape(v) != shape:
-            raise ValueError("set_all_param_values%s: array %d (arr_%d) has shape"
-                             " %s, parameter %r of layer %s expects %s"
-                             % (where, i, i, np.shape(v), p.name,
-                                _owner(layer, p), shape))
+            raise ValueError("%sarr_%d has shape %s, parameter %r of layer %s "
+                             "expects %s" % (where, i, np.shape(v), p.name,
+                                             _owner(layers or [], p), shape))
         if not np.all(np.isfinite(v)):
-            raise ValueError("set_all_param_values%s: array %d (arr_%d) for "
-                             "parameter %r of layer %s holds NaN or inf"
-                             % (where, i, i, p.name, _owner(layer, p)))
+            raise ValueError("%sarr_%d for parameter %r of layer %s holds NaN "
+                             "or inf" % (where, i, p.name,
+                                         _owner(layers or [], p)))
     for p, v in zip(params, values):
         p.set_value(np.asarray(v, dtype=p.dtype))
+
+
+def set_all_param_values(layer, values, source=None, **tags):
+    """Set :func:`get_all_params` from ``values`` (same order, same shapes);
+    see :func:`set_param_values` for the checks."""
+    set_param_values(get_all_params(layer, **tags), values, source,
+                     layer if isinstance(layer, (list, tuple)) else [layer])

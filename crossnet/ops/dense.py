@@ -4,9 +4,9 @@ Why: the posterior path's dense layers are tiny (at most 512 x 23), but
 ``Dot22`` hands them to the BLAS, and OpenBLAS runs a 512 x 23 gemv on two
 threads. Its worker thread then competes with the OpenMP threads of the
 convolutions (:mod:`crossnet.ops.conv6x6`) for the two cores, and whole
-calls stall for a scheduler tick (about 4 ms instead of 0.25 ms, measured
-after any large numpy matmul in the same process). This Op is a plain
-loop on the calling thread.
+calls stall for a scheduler tick after any large numpy matmul in the same
+process (paper_experiments/README.md has the measurement). This Op is a
+plain loop on the calling thread.
 """
 import numpy as np
 

@@ -5,19 +5,16 @@ A run folder holds
 * ``config.json``: everything needed to reproduce the run;
 * ``log.jsonl``: one JSON object per epoch (stage, epoch, mean of every loss
   term, seconds, frames per second);
-* ``checkpoint/``: the networks in the authors' ``.npz`` layout plus
-  ``trainer_state.npz`` (Adam state) and ``trainer_state.json`` (where the
-  run is). A checkpoint is written into ``checkpoint.tmp/`` and swapped in
-  with renames, so a crash never leaves a half-written one.
+* ``checkpoint/``: the networks in the authors' ``.npz`` layout plus the
+  optimiser and trainer state (:mod:`crossnet.checkpoint` writes and reads
+  it, atomically).
 
 Every random draw is a function of (seed, stage, epoch, batch), so resuming
 from a checkpoint gives exactly the parameters of an uninterrupted run.
 """
-import copy
 import json
 import math
 import os
-import shutil
 import time
 
 import numpy as np
@@ -27,30 +24,13 @@ from ..data.cache import CacheDataset
 from ..data.common import DataError
 from ..fileio import atomic_write_json
 from ..networks import CrossingNet
+from ..networks.pose_vae import initialise_from_pca
 from . import stages as stages_mod
+from .schedules import STAGE_SETS, schedule as named_schedule
 
-__all__ = ["PAPER_SCHEDULE", "QUICK_SCHEDULE", "Trainer", "TrainingError",
-           "TrainingInterrupted", "make_config", "TrainingData"]
+__all__ = ["Trainer", "TrainingError", "TrainingInterrupted", "make_config",
+           "TrainingData", "read_log"]
 
-# SPEC section 4 (Adam beta1 = 0.5 everywhere)
-PAPER_SCHEDULE = {
-    "vae": {"epochs": 201, "batch_size": 200, "lr": 3e-4, "lr_decay": 0.95,
-            "decay_every": 10000},
-    "gan": {"epochs": 1001, "batch_size": 100, "lr": 3e-4,
-            "generator_loss": "feature_matching"},
-    "align": {"epochs": 21, "batch_size": 200, "lr": 1e-2},
-    "cross": {"epochs": 80, "batch_size": 200, "lr": 1e-3},
-    "supervised": {"epochs": 80, "batch_size": 200, "lr": 1e-3},
-}
-# a laptop-sized setting: same losses and learning rates, far fewer updates
-QUICK_SCHEDULE = {
-    "vae": dict(PAPER_SCHEDULE["vae"], epochs=60, batch_size=64),
-    "gan": dict(PAPER_SCHEDULE["gan"], epochs=6, batch_size=32),
-    "align": dict(PAPER_SCHEDULE["align"], epochs=3, batch_size=32),
-    "cross": dict(PAPER_SCHEDULE["cross"], epochs=6, batch_size=32),
-    "supervised": dict(PAPER_SCHEDULE["supervised"], epochs=12, batch_size=32),
-}
-DEFAULT_STAGES = ["vae", "gan", "align", "cross"]
 BUILDERS = {"vae": stages_mod.vae_stage, "gan": stages_mod.gan_stage,
             "align": stages_mod.align_stage, "cross": stages_mod.cross_stage,
             "supervised": stages_mod.supervised_stage}
@@ -72,11 +52,11 @@ def make_config(dataset, data, stages=None, quick=False, seed=0,
     if not 0 < labelled_fraction <= 1:
         raise ValueError("labelled fraction must be in (0, 1], got %r"
                          % labelled_fraction)
-    stages = list(stages or DEFAULT_STAGES)
+    stages = list(stages or STAGE_SETS["crossing_nets"])
     for s in stages:
         if s not in BUILDERS:
             raise ValueError("unknown stage %r (%s)" % (s, ", ".join(BUILDERS)))
-    schedule = copy.deepcopy(QUICK_SCHEDULE if quick else PAPER_SCHEDULE)
+    schedule = named_schedule("quick" if quick else "paper")
     for s in schedule:
         if epochs is not None:
             schedule[s]["epochs"] = int(epochs)
@@ -135,14 +115,20 @@ class TrainingData(object):
 
 
 class Trainer(object):
-    """Runs the configured stages on one network, writing to ``run_dir``."""
+    """Runs the configured stages on one network, writing to ``run_dir``.
 
-    def __init__(self, config, run_dir, resume=False, progress=True, log=print):
+    ``on_batch(trainer, stage_name, epoch, batch)``, if given, is called after
+    every update, once the trainer's state counts it (a seam for tests and
+    progress hooks).
+    """
+
+    def __init__(self, config, run_dir, resume=False, progress=True, log=print,
+                 on_batch=None):
         self.run_dir = run_dir
         self.progress = progress
         self.log = log
-        cfg_path = os.path.join(run_dir, "config.json")
-        self.ckpt_dir = os.path.join(run_dir, "checkpoint")
+        self.on_batch = on_batch
+        cfg_path = os.path.join(run_dir, ckpt.RUN_CONFIG)
         if resume:
             if not os.path.isfile(cfg_path):
                 raise TrainingError("%s: no config.json, nothing to resume"
@@ -156,7 +142,7 @@ class Trainer(object):
                     % (run_dir, _diff(_comparable(saved), _comparable(config))))
             self.config = saved
         else:
-            if os.path.exists(os.path.join(self.ckpt_dir, "trainer_state.json")):
+            if ckpt.run_has_checkpoint(run_dir):
                 raise TrainingError("%s already holds a run; pass --resume to "
                                     "continue it or choose another --out"
                                     % run_dir)
@@ -171,50 +157,29 @@ class Trainer(object):
                                c["dataset"], self.net.config.num_joints))
         self.state = {"finished": [], "stage": None, "epoch": 0, "batch": 0,
                       "updates": {}}
+        self._saved_optimizer = {}
         self._stage_objs = {}
         if resume:
-            self._load_checkpoint()
+            try:
+                self.state, self._saved_optimizer = ckpt.load_run_checkpoint(
+                    run_dir, self.net)
+            except ckpt.CheckpointError as exc:
+                raise TrainingError("%s; nothing was overwritten" % exc)
         else:
             os.makedirs(run_dir, exist_ok=True)
             atomic_write_json(cfg_path, c)
 
-    # -- checkpoints ----------------------------------------------------
-    def _load_checkpoint(self):
-        folder = self.ckpt_dir
-        if not os.path.isdir(folder) and os.path.isdir(folder + ".old"):
-            folder = folder + ".old"     # crashed between the two renames
-        state_json = os.path.join(folder, "trainer_state.json")
-        if not os.path.isfile(state_json):
-            raise TrainingError("%s: no checkpoint to resume from" % folder)
-        try:
-            with open(state_json) as fh:
-                self.state = json.load(fh)
-            ckpt.load_checkpoint(self.net, folder)
-            with np.load(os.path.join(folder, "trainer_state.npz")) as z:
-                self._saved_optimizer = {k: z[k] for k in z.files}
-        except (ValueError, OSError, KeyError) as exc:
-            raise TrainingError("%s: corrupt checkpoint (%s); nothing was "
-                                "overwritten" % (folder, exc))
+    @property
+    def ckpt_dir(self):
+        return os.path.join(self.run_dir, ckpt.RUN_CHECKPOINT)
 
     def save_checkpoint(self):
-        tmp = self.ckpt_dir + ".tmp"
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
-        ckpt.save_checkpoint(self.net, tmp)
+        """Network, optimiser state of the current stage and trainer state."""
         opt = {}
         for name, stage in self._stage_objs.items():
             for i, v in enumerate(stage.state_values()):
                 opt["%s/%d" % (name, i)] = v
-        ckpt.atomic_savez_dict(os.path.join(tmp, "trainer_state.npz"), opt)
-        atomic_write_json(os.path.join(tmp, "trainer_state.json"), self.state)
-        old = self.ckpt_dir + ".old"
-        if os.path.exists(old):
-            shutil.rmtree(old)
-        if os.path.exists(self.ckpt_dir):
-            os.rename(self.ckpt_dir, old)
-        os.rename(tmp, self.ckpt_dir)
-        if os.path.exists(old):
-            shutil.rmtree(old)
+        ckpt.save_run_checkpoint(self.run_dir, self.net, opt, self.state)
 
     # -- training ---------------------------------------------------------
     def _build(self, name):
@@ -225,11 +190,12 @@ class Trainer(object):
                                                  "feature_matching")
         if name == "vae" and self.state["updates"].get("vae", 0) == 0 \
                 and self.state["stage"] != "vae":
-            self._pca_init()
+            poses = self.data.poses().reshape(len(self.data.labelled), -1)
+            initialise_from_pca(self.net.encoder, self.net.decoder, poses)
         start = time.perf_counter()
         stage = BUILDERS[name](self.net, **kwargs)
         self.log("compiled stage %s in %.1f s" % (name, time.perf_counter() - start))
-        saved = getattr(self, "_saved_optimizer", {})
+        saved = self._saved_optimizer
         keys = sorted((k for k in saved if k.startswith(name + "/")),
                       key=lambda k: int(k.split("/")[1]))
         if keys:
@@ -237,24 +203,15 @@ class Trainer(object):
         self._stage_objs = {name: stage}
         return stage
 
-    def _pca_init(self):
-        from ..networks.pose_vae import pca_init
-        poses = self.data.poses().reshape(len(self.data.labelled), -1)
-        W_enc, W_dec = pca_init(poses)
-        mean = poses.mean(axis=0).astype("float32")
-        enc_fc1 = self.net.encoder.mu.input_layer
-        dec_out = self.net.decoder.output
-        enc_fc1.W.set_value(W_enc)
-        enc_fc1.b.set_value((-mean @ W_enc).astype("float32"))
-        dec_out.W.set_value(W_dec)
-        dec_out.b.set_value(mean)
-
-    def _batches(self, stage, epoch, stage_index):
-        """[(batch dict)] index plan of one epoch (deterministic)."""
+    def _epoch_plan(self, stage, epoch, stage_index):
+        """Frame indices of every batch of one epoch (deterministic): a list
+        of index arrays, and for a 'both' stage a second list of depth-only
+        batches drawn from all frames (else None)."""
         c = self.config
         bs = c["schedule"][stage.name]["batch_size"]
         seed = c["seed"]
-        pool = self.data.all if stage.data == "all" else self.data.labelled
+        source = stage.batch_source
+        pool = self.data.all if source == "all" else self.data.labelled
         if len(pool) < 2:
             raise TrainingError("stage %s needs at least 2 frames, %d available"
                                 % (stage.name, len(pool)))
@@ -264,7 +221,7 @@ class Trainer(object):
         if c.get("max_batches_per_epoch"):
             n = min(n, int(c["max_batches_per_epoch"]))
         plan = [perm[b * bs:(b + 1) * bs] for b in range(n)]
-        if stage.data != "both":
+        if source != "both":
             return plan, None
         real = np.random.RandomState([seed, stage_index, epoch, 1]).permutation(
             self.data.all)
@@ -272,87 +229,102 @@ class Trainer(object):
         real = np.concatenate([real] * max(reps, 1))
         return plan, [real[b * bs:(b + 1) * bs] for b in range(n)]
 
-    def _batch(self, stage, lab_idx, real_idx):
-        if stage.data == "all":
-            return self.data.read(np.sort(lab_idx), labels=False)
-        lab = self.data.read(lab_idx)
-        if stage.data == "both":
+    def _read_batch(self, stage, indices, real_indices):
+        """The batch dict a stage's ``make_inputs`` takes."""
+        if stage.batch_source == "all":
+            return self.data.read(np.sort(indices), labels=False)
+        lab = self.data.read(indices)
+        if stage.batch_source == "both":
             return {"labelled": lab,
-                    "real": self.data.read(real_idx, labels=False)}
+                    "real": self.data.read(real_indices, labels=False)}
         return lab
 
     def run(self):
-        """Train every unfinished stage; returns the per-stage throughput."""
-        from tqdm import tqdm
-        c = self.config
+        """Train every unfinished stage; returns the median frames/s of each
+        stage trained now."""
         throughput = {}
-        for stage_index, name in enumerate(c["stages"]):
+        for stage_index, name in enumerate(self.config["stages"]):
             if name in self.state["finished"]:
                 continue
-            sched = c["schedule"][name]
-            stage = self._build(name)
-            if self.state["stage"] != name:
-                self.state.update(stage=name, epoch=0, batch=0)
-            for epoch in range(self.state["epoch"], sched["epochs"]):
-                plan, real = self._batches(stage, epoch, stage_index)
-                sums, count, frames = {}, 0, 0
-                start = time.perf_counter()
-                bar = tqdm(total=len(plan), initial=self.state["batch"],
-                           disable=None if self.progress else True,
-                           leave=False,
-                           desc="%s %d/%d" % (name, epoch + 1, sched["epochs"]))
-                b = self.state["batch"]
-                try:
-                    while b < len(plan):
-                        self._set_lr(stage, sched)
-                        rng = np.random.RandomState([c["seed"], stage_index,
-                                                     epoch, b, 2])
-                        batch = self._batch(stage, plan[b],
-                                            None if real is None else real[b])
-                        losses = stage.step(stage.make_inputs(batch, rng))
-                        bad = [k for k, v in losses.items() if not np.isfinite(v)]
-                        if bad:
-                            raise TrainingError(
-                                "stage %s, epoch %d, batch %d: loss term %s went "
-                                "NaN/inf; the last good checkpoint is kept in %s"
-                                % (name, epoch, b, ", ".join(bad), self.ckpt_dir))
-                        for k, v in losses.items():
-                            sums[k] = sums.get(k, 0.0) + v
-                        count += 1
-                        frames += len(plan[b])
-                        b += 1
-                        self.state["updates"][name] = \
-                            self.state["updates"].get(name, 0) + 1
-                        self.state["batch"] = b
-                        bar.set_postfix({k: "%.4g" % (v / count)
-                                         for k, v in list(sums.items())[:4]})
-                        bar.update(1)
-                except KeyboardInterrupt:
-                    bar.close()
-                    self.save_checkpoint()
-                    raise TrainingInterrupted(
-                        "interrupted in stage %s, epoch %d, batch %d; checkpoint "
-                        "saved in %s (resume with --resume)"
-                        % (name, epoch, b, self.ckpt_dir))
-                bar.close()
-                seconds = time.perf_counter() - start
-                entry = {"stage": name, "epoch": epoch,
-                         "losses": {k: v / max(count, 1) for k, v in sums.items()},
-                         "batches": count, "seconds": round(seconds, 3),
-                         "frames_per_s": round(frames / max(seconds, 1e-9), 2),
-                         "lr": float(stage.lr.get_value())}
-                self._log_epoch(entry)
-                throughput.setdefault(name, []).append(entry["frames_per_s"])
-                self.state.update(epoch=epoch + 1, batch=0)
-                last = epoch + 1 == sched["epochs"]
-                if last:
-                    self.state["finished"].append(name)
-                if last or (epoch + 1) % c["checkpoint_every"] == 0:
-                    self.save_checkpoint()
-            if name not in self.state["finished"]:   # zero epochs
+            throughput[name] = self.run_stage(stage_index, name)
+        return {k: float(np.median(v)) for k, v in throughput.items() if v}
+
+    def run_stage(self, stage_index, name):
+        """Train one stage from where the state says; [frames/s per epoch]."""
+        c = self.config
+        sched = c["schedule"][name]
+        stage = self._build(name)
+        if self.state["stage"] != name:
+            self.state.update(stage=name, epoch=0, batch=0)
+        throughput = []
+        for epoch in range(self.state["epoch"], sched["epochs"]):
+            entry = self.run_epoch(stage, stage_index, epoch)
+            self._log_epoch(entry)
+            throughput.append(entry["frames_per_s"])
+            self.state.update(epoch=epoch + 1, batch=0)
+            last = epoch + 1 == sched["epochs"]
+            if last:
                 self.state["finished"].append(name)
+            if last or (epoch + 1) % c["checkpoint_every"] == 0:
                 self.save_checkpoint()
-        return {k: float(np.median(v)) for k, v in throughput.items()}
+        if name not in self.state["finished"]:   # zero epochs
+            self.state["finished"].append(name)
+            self.save_checkpoint()
+        return throughput
+
+    def run_epoch(self, stage, stage_index, epoch):
+        """The remaining batches of one epoch; returns its log entry. Ctrl-C
+        saves a checkpoint and raises :class:`TrainingInterrupted`."""
+        from tqdm import tqdm
+        c = self.config
+        name = stage.name
+        sched = c["schedule"][name]
+        plan, real = self._epoch_plan(stage, epoch, stage_index)
+        sums, count, frames = {}, 0, 0
+        start = time.perf_counter()
+        bar = tqdm(total=len(plan), initial=self.state["batch"],
+                   disable=None if self.progress else True, leave=False,
+                   desc="%s %d/%d" % (name, epoch + 1, sched["epochs"]))
+        b = self.state["batch"]
+        try:
+            while b < len(plan):
+                self._set_lr(stage, sched)
+                rng = np.random.RandomState([c["seed"], stage_index, epoch, b, 2])
+                batch = self._read_batch(stage, plan[b],
+                                         None if real is None else real[b])
+                losses = stage.step(stage.make_inputs(batch, rng))
+                bad = [k for k, v in losses.items() if not np.isfinite(v)]
+                if bad:
+                    raise TrainingError(
+                        "stage %s, epoch %d, batch %d: loss term %s went "
+                        "NaN/inf; the last good checkpoint is kept in %s"
+                        % (name, epoch, b, ", ".join(bad), self.ckpt_dir))
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                frames += len(plan[b])
+                b += 1
+                self.state["updates"][name] = self.state["updates"].get(name, 0) + 1
+                self.state["batch"] = b
+                bar.set_postfix({k: "%.4g" % (v / count)
+                                 for k, v in list(sums.items())[:4]})
+                bar.update(1)
+                if self.on_batch is not None:
+                    self.on_batch(self, name, epoch, b - 1)
+        except KeyboardInterrupt:
+            bar.close()
+            self.save_checkpoint()
+            raise TrainingInterrupted(
+                "interrupted in stage %s, epoch %d, batch %d; checkpoint "
+                "saved in %s (resume with --resume)"
+                % (name, epoch, b, self.ckpt_dir))
+        bar.close()
+        seconds = time.perf_counter() - start
+        return {"stage": name, "epoch": epoch,
+                "losses": {k: v / max(count, 1) for k, v in sums.items()},
+                "batches": count, "seconds": round(seconds, 3),
+                "frames_per_s": round(frames / max(seconds, 1e-9), 2),
+                "lr": float(stage.lr.get_value())}
 
     def _set_lr(self, stage, sched):
         lr = sched["lr"]
@@ -362,7 +334,7 @@ class Trainer(object):
         stage.lr.set_value(np.float32(lr))
 
     def _log_epoch(self, entry):
-        with open(os.path.join(self.run_dir, "log.jsonl"), "a") as fh:
+        with open(os.path.join(self.run_dir, ckpt.RUN_LOG), "a") as fh:
             fh.write(json.dumps(entry) + "\n")
         if not self.progress:
             return
@@ -384,7 +356,7 @@ def _diff(a, b):
 
 def read_log(run_dir):
     """Entries of ``log.jsonl``."""
-    path = os.path.join(run_dir, "log.jsonl")
+    path = os.path.join(run_dir, ckpt.RUN_LOG)
     if not os.path.isfile(path):
         return []
     with open(path) as fh:

@@ -32,9 +32,8 @@ from ..networks.config import LATENT_DIM, POSE_CODE_DIM
 from ..networks.pose_vae import kl_divergence
 
 __all__ = ["Stage", "vae_stage", "gan_stage", "align_stage", "cross_stage",
-           "supervised_stage", "mixing_matrix", "STAGE_NAMES"]
+           "supervised_stage", "mixing_matrix"]
 
-STAGE_NAMES = ["vae", "gan", "align", "cross", "supervised"]
 VAE_NOISE_STD = 0.05
 EPS = 1e-7
 
@@ -45,18 +44,21 @@ class Stage(object):
     ``steps`` is a list of (name, function, output names); one update runs
     every step in order on the same inputs and returns a dict of loss terms.
     ``make_inputs(batch, rng)`` turns a data batch into the functions'
-    inputs.
+    inputs. ``batch_source`` says which frames a batch holds: 'labelled'
+    (depth and labels of labelled frames), 'all' (depth of every frame, no
+    labels) or 'both' (a labelled batch plus a depth-only batch of all
+    frames, under the keys 'labelled' and 'real').
     """
 
     def __init__(self, name, steps, params, lr, state, make_inputs,
-                 data="labelled"):
+                 batch_source="labelled"):
         self.name = name
         self.steps = steps
         self.params = params          # parameters this stage updates
         self.lr = lr                  # shared learning rate
         self.state = state            # Adam state (shared variables)
         self.make_inputs = make_inputs
-        self.data = data              # 'labelled', 'all', or 'both'
+        self.batch_source = batch_source
 
     def step(self, inputs):
         losses = OrderedDict()
@@ -93,14 +95,6 @@ def _adam(loss, params, lr, beta1):
 def _bce(p, target):
     p = at.clip(p, EPS, 1 - EPS)
     return -(target * at.log(p) + (1 - target) * at.log(1 - p)).mean()
-
-
-def _trainable(layers, below=None):
-    params = nn.get_all_params(layers, trainable=True)
-    if below is not None:
-        frozen = set(nn.get_all_params(below))
-        params = [p for p in params if p not in frozen]
-    return params
 
 
 def mixing_matrix(batch_size, rng, k=5):
@@ -142,7 +136,8 @@ def vae_stage(net, lr=3e-4, beta1=0.5):
     kl = kl_divergence(mu, logvar).sum()
     recons = 0.5 * ((y - y_hat) ** 2).sum()
     loss = kl + recons
-    params = _trainable([enc.mu, enc.logvar]) + _trainable(dec.output)
+    params = (net.part_params("encoder", trainable=True)
+              + net.part_params("decoder", trainable=True))
     lr_var = _lr(lr)
     updates, state = _adam(loss, params, lr_var, beta1)
     fn = aesara.function([y, eps], [loss, kl, recons], updates=updates)
@@ -152,7 +147,7 @@ def vae_stage(net, lr=3e-4, beta1=0.5):
         eps_v = rng.normal(0, VAE_NOISE_STD, (len(pose), POSE_CODE_DIM))
         return [pose, eps_v.astype(np.float32)]
     return Stage("vae", [("vae", fn, ["vae_loss", "kl", "pose_recons"])],
-                 params, lr_var, state, make_inputs, data="labelled")
+                 params, lr_var, state, make_inputs, batch_source="labelled")
 
 
 def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
@@ -177,8 +172,8 @@ def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
     else:
         loss_g = -at.log(at.clip(d_fake, EPS, 1)).mean()
     lr_var = _lr(lr)
-    d_params = _trainable(D.output)
-    g_params = _trainable(G.output)
+    d_params = net.part_params("discriminator", trainable=True)
+    g_params = net.part_params("generator", trainable=True)
     d_updates, d_state = _adam(loss_d, d_params, lr_var, beta1)
     g_updates, g_state = _adam(loss_g, g_params, lr_var, beta1)
     d_fn = aesara.function([x, z], [loss_d, d_real.mean(), d_fake.mean()],
@@ -192,7 +187,7 @@ def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
     return Stage("gan", [("d", d_fn, ["gan_d", "d_real", "d_fake"]),
                          ("g", g_fn, ["gan_g"])],
                  d_params + g_params, lr_var, d_state + g_state, make_inputs,
-                 data="all")
+                 batch_source="all")
 
 
 def _crossing_terms(net, x_l, z_l, mix, x_real=None, update_g=True,
@@ -265,10 +260,9 @@ def align_stage(net, lr=1e-2, beta1=0.5):
     z_l = at.matrix("z_l", dtype="float32")
     mix = at.matrix("mix", dtype="float32")
     t = _crossing_terms(net, x_l, z_l, mix, update_g=False, update_d=False)
-    D = net.discriminator
-    ali_params = _trainable(net.alignment)
-    head_params = (_trainable(net.posterior_head, below=D.conv2)
-                   + _trainable(net.metric_head, below=D.conv2))
+    ali_params = net.part_params("alignment", trainable=True)
+    head_params = (net.part_params("posterior_head", trainable=True)
+                   + net.part_params("metric_head", trainable=True))
     lr_var = _lr(lr)
     u1, s1 = _adam(t["recons"], ali_params, lr_var, beta1)
     u2, s2 = _adam(t["pos"] + t["smo"], head_params, lr_var, beta1)
@@ -277,7 +271,7 @@ def align_stage(net, lr=1e-2, beta1=0.5):
                          updates=u1)
     return Stage("align", [("align", fn, ["recons", "pos", "smo"])],
                  ali_params + head_params, lr_var, s1 + s2,
-                 _labelled_inputs(net, False), data="labelled")
+                 _labelled_inputs(net, False), batch_source="labelled")
 
 
 def cross_stage(net, lr=1e-3, beta1=0.5):
@@ -297,11 +291,11 @@ def cross_stage(net, lr=1e-3, beta1=0.5):
     mix = at.matrix("mix", dtype="float32")
     x_real = at.tensor4("x_real", dtype="float32")
     t = _crossing_terms(net, x_l, z_l, mix, x_real)
-    D = net.discriminator
-    d_params = (_trainable(D.output)
-                + _trainable(net.posterior_head, below=D.conv2)
-                + _trainable(net.metric_head, below=D.conv2))
-    g_params = _trainable(net.alignment) + _trainable(net.generator.output)
+    d_params = (net.part_params("discriminator", trainable=True)
+                + net.part_params("posterior_head", trainable=True)
+                + net.part_params("metric_head", trainable=True))
+    g_params = (net.part_params("alignment", trainable=True)
+                + net.part_params("generator", trainable=True))
     lr_var = _lr(lr)
     d_loss = t["gan_d"] + t["pos"] + t["smo"]
     g_loss = t["fm"] + t["recons"] + t["smo"]
@@ -315,7 +309,7 @@ def cross_stage(net, lr=1e-3, beta1=0.5):
     return Stage("cross", [("d", d_fn, ["gan_d", "pos", "smo_d"]),
                            ("g", g_fn, ["fm", "recons", "smo_g"])],
                  d_params + g_params, lr_var, d_state + g_state,
-                 _labelled_inputs(net, True), data="both")
+                 _labelled_inputs(net, True), batch_source="both")
 
 
 def supervised_stage(net, lr=1e-3, beta1=0.5):
@@ -326,7 +320,7 @@ def supervised_stage(net, lr=1e-3, beta1=0.5):
     z_l = at.matrix("z_l", dtype="float32")
     pos = nn.get_output(net.posterior_head, {D.input: x_l})
     loss = ((pos - z_l) ** 2).mean()
-    params = _trainable(net.posterior_head)
+    params = nn.get_all_params(net.posterior_head, trainable=True)  # + D conv1-2
     lr_var = _lr(lr)
     updates, state = _adam(loss, params, lr_var, beta1)
     fn = aesara.function([x_l, z_l], [loss], updates=updates)
@@ -334,4 +328,4 @@ def supervised_stage(net, lr=1e-3, beta1=0.5):
     def make_inputs(batch, rng):
         return [_depth(batch), latent_of_batch(net, batch)]
     return Stage("supervised", [("pos", fn, ["pos"])], params, lr_var, state,
-                 make_inputs, data="labelled")
+                 make_inputs, batch_source="labelled")

@@ -3,6 +3,8 @@ caches and "train these stages, then evaluate on a test cache"."""
 import copy
 import os
 
+from .checkpoint import run_has_checkpoint
+from .conventions import TEST_SEED_OFFSET
 from .training.runner import Trainer, make_config
 
 __all__ = ["synthetic_caches", "train_and_evaluate"]
@@ -10,15 +12,16 @@ __all__ = ["synthetic_caches", "train_and_evaluate"]
 
 def synthetic_caches(folder, frames, test_frames, size, seed=0, progress=True):
     """(train.h5, test.h5) of built-in synthetic hands in ``folder``
-    (made once; re-running reuses or resumes them)."""
+    (made once; re-running reuses or resumes them). The test split is drawn
+    with ``seed + TEST_SEED_OFFSET``."""
     from .data.cache import write_cache
     from .data.synthetic import SyntheticHands
     train = os.path.join(folder, "synthetic_train.h5")
     test = os.path.join(folder, "synthetic_test.h5")
     write_cache(train, SyntheticHands(frames, seed=seed, size=size), "train",
                 progress=progress)
-    write_cache(test, SyntheticHands(test_frames, seed=seed + 100003, size=size),
-                "test", progress=progress)
+    write_cache(test, SyntheticHands(test_frames, seed=seed + TEST_SEED_OFFSET,
+                                     size=size), "test", progress=progress)
     return train, test
 
 
@@ -32,9 +35,8 @@ def train_and_evaluate(run_dir, dataset, train_h5, test_h5, stages, schedule,
     cfg = make_config(dataset, train_h5, stages, seed=seed,
                       labelled_fraction=labelled_fraction)
     cfg["schedule"] = {s: copy.deepcopy(schedule[s]) for s in stages}
-    resume = os.path.isfile(os.path.join(run_dir, "checkpoint",
-                                         "trainer_state.json"))
-    trainer = Trainer(cfg, run_dir, resume=resume, progress=progress, log=log)
+    trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
+                      progress=progress, log=log)
     throughput = trainer.run()
     with CacheDataset(test_h5, expected=trainer.data.params) as test:
         result = evaluate_cache(trainer.net, test)

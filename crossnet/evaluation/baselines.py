@@ -1,0 +1,94 @@
+"""Simple baselines every experiment prints beside its networks.
+
+* :func:`constant_pose`: the mean training pose (in the crop frame) for
+  every test frame: the error a method must beat to have learnt anything;
+* :func:`ridge_on_pixels`: ridge regression from raw crop pixels to the
+  normalised joints (closed form, numpy), its penalty chosen on a held-out
+  tenth of the *training* frames, then refitted on all of them.
+
+Both take the labelled training frames as arrays and return predicted
+joints in mm relative to the crop centre, the frame of
+:meth:`crossnet.networks.CrossingNet.estimate`.
+"""
+import numpy as np
+
+from ..conventions import UNIT_MM
+
+__all__ = ["constant_pose", "ridge_on_pixels", "RIDGE_ALPHAS",
+           "evaluate_baselines"]
+
+RIDGE_ALPHAS = (1e-1, 1.0, 1e1, 1e2, 1e3, 1e4)
+
+
+def _targets(batch):
+    """(N, J*3) joints / 50 mm relative to the crop centre."""
+    rel = batch["pose"] + batch["origin"][:, None]
+    return rel.reshape(len(rel), -1).astype(np.float64)
+
+
+def constant_pose(train, num_test):
+    """(num_test, J, 3) mm: the mean of the training joints (crop frame)."""
+    mean = _targets(train).mean(axis=0)
+    J = train["pose"].shape[1]
+    return np.repeat(mean.reshape(1, J, 3) * UNIT_MM, num_test, axis=0)
+
+
+def _ridge_fit(X, Y, alpha):
+    """W (D+1, K) of Y ~ [X, 1] W with an unpenalised intercept."""
+    mx, my = X.mean(axis=0), Y.mean(axis=0)
+    Xc = X - mx
+    if Xc.shape[0] < Xc.shape[1]:    # dual form: N x N system
+        K = Xc @ Xc.T
+        A = np.linalg.solve(K + alpha * np.eye(len(K)), Y - my)
+        W = Xc.T @ A
+    else:
+        G = Xc.T @ Xc
+        W = np.linalg.solve(G + alpha * np.eye(len(G)), Xc.T @ (Y - my))
+    return W, my - mx @ W
+
+
+def ridge_on_pixels(train, test_depth, alphas=RIDGE_ALPHAS, seed=0):
+    """(predicted (N_test, J, 3) mm, chosen alpha). ``train``: dict with
+    depth (N, S, S), pose, origin; ``test_depth`` (N_test, S, S)."""
+    X = train["depth"].reshape(len(train["depth"]), -1).astype(np.float64)
+    Y = _targets(train)
+    if len(X) < 10:
+        raise ValueError("ridge baseline needs at least 10 labelled frames, "
+                         "got %d" % len(X))
+    perm = np.random.RandomState(seed).permutation(len(X))
+    n_val = max(1, len(X) // 10)
+    val, fit = perm[:n_val], perm[n_val:]
+    errors = []
+    for alpha in alphas:
+        W, b = _ridge_fit(X[fit], Y[fit], alpha)
+        errors.append(np.mean((X[val] @ W + b - Y[val]) ** 2))
+    alpha = alphas[int(np.argmin(errors))]
+    W, b = _ridge_fit(X, Y, alpha)
+    Xt = test_depth.reshape(len(test_depth), -1).astype(np.float64)
+    J = train["pose"].shape[1]
+    return (Xt @ W + b).reshape(len(Xt), J, 3) * UNIT_MM, float(alpha)
+
+
+def evaluate_baselines(train_cache, train_indices, test_cache):
+    """{'constant pose': summary, 'ridge on pixels': summary} on the test
+    cache, fitted on the labelled ``train_indices`` of the training cache
+    (summaries as :func:`crossnet.evaluation.metrics.summarise`, with
+    ``name``; the ridge one also has ``alpha``)."""
+    from . import metrics
+    from .predict import benchmark_joints
+    train = train_cache.read(np.sort(train_indices), ("depth", "pose", "origin"))
+    test = test_cache.read(np.arange(len(test_cache)), ("depth", "centre", "xyz"))
+    ds = test_cache.params.dataset
+    gt = benchmark_joints(test["xyz"], ds)
+    out = {}
+    const = constant_pose(train, len(gt)) + test["centre"][:, None]
+    out["constant pose"] = metrics.summarise(metrics.joint_errors(
+        benchmark_joints(const, ds), gt))
+    ridge, alpha = ridge_on_pixels(train, test["depth"])
+    ridge = ridge + test["centre"][:, None]
+    out["ridge on pixels"] = metrics.summarise(metrics.joint_errors(
+        benchmark_joints(ridge, ds), gt))
+    out["ridge on pixels"]["alpha"] = alpha
+    for name, r in out.items():
+        r["name"] = name
+    return out

@@ -1,0 +1,34 @@
+"""Baselines: the constant pose is the training mean; ridge recovers a
+linear map from pixels and picks its penalty without the test frames."""
+import numpy as np
+
+from crossnet.conventions import UNIT_MM
+from crossnet.evaluation.baselines import constant_pose, ridge_on_pixels
+
+
+def _frames(rng, n, S=8, J=4, A=None):
+    depth = rng.uniform(-1, 1, (n, S, S)).astype("float32")
+    A = rng.randn(S * S, J * 3) * 0.05 if A is None else A
+    rel = (depth.reshape(n, -1) @ A).reshape(n, J, 3)
+    origin = rng.randn(n, 3) * 0.1
+    return {"depth": depth, "pose": rel - origin[:, None], "origin": origin}, rel
+
+
+def test_constant_pose_is_the_training_mean_in_mm():
+    rng = np.random.RandomState(0)
+    train, rel = _frames(rng, 50)
+    pred = constant_pose(train, 3)
+    assert pred.shape == (3, 4, 3)
+    np.testing.assert_allclose(pred[2], rel.mean(0) * UNIT_MM, rtol=1e-6)
+
+
+def test_ridge_recovers_a_linear_map_from_pixels():
+    rng = np.random.RandomState(1)
+    A = rng.randn(64, 12) * 0.05
+    train, _ = _frames(rng, 400, A=A)
+    test, rel = _frames(rng, 20, A=A)          # new frames, same map
+    pred, alpha = ridge_on_pixels(train, test["depth"][:20])
+    assert alpha in (1e-1, 1.0, 1e1)
+    err = np.abs(pred - rel[:20] * UNIT_MM).max()
+    const = np.abs(constant_pose(train, 20) - rel[:20] * UNIT_MM).max()
+    assert err < 0.05 * const
