@@ -44,6 +44,20 @@ SUBCOMMANDS = {
 }
 
 
+def _user_errors():
+    """Exception types that are the user's to fix (printed without a
+    traceback): bad files, data, checkpoints, locked outputs, arguments."""
+    from .checkpoint import CheckpointError
+    from .data.common import DataError
+    from .fileio import LockedError
+    from .training.runner import TrainingError
+    return (CheckpointError, DataError, LockedError, TrainingError,
+            FileNotFoundError, ValueError, OSError)
+
+
+USER_ERRORS = _user_errors()
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="crossnet",
@@ -71,9 +85,10 @@ def main(argv=None):
         return 2
     try:
         return importlib.import_module(args._module).run(args) or 0
-    except (FileNotFoundError, ValueError, OSError) as exc:
+    except USER_ERRORS as exc:
+        # a user can fix these: one line naming the file and the problem
         print("crossnet %s: error: %s" % (args.command, exc), file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("crossnet %s: interrupted" % args.command, file=sys.stderr)
         return 130

@@ -40,6 +40,6 @@ def train_and_evaluate(run_dir, dataset, train_h5, test_h5, stages, schedule,
     throughput = trainer.run()
     with CacheDataset(test_h5, expected=trainer.data.params) as test:
         result = evaluate_cache(trainer.net, test)
-    trainer.data.cache.close()
+    trainer.close()
     result["name"] = name or os.path.basename(run_dir.rstrip("/"))
     return result, throughput, trainer.net

@@ -75,6 +75,33 @@ def test_mismatched_prediction_file(tmp_path, capsys, pred_rows, message):
     pred = tmp_path / "pred.txt"
     np.savetxt(pred, np.ones((4, 42)) if pred_rows == 4 else np.ones((5, 39)))
     assert cli.main(["evaluate", "--dataset", "nyu", "--gt", str(gt),
-                     "--pred", str(pred)]) == 1
+                     "--pred", str(pred)]) == 2
     err = capsys.readouterr().err
     assert "pred.txt" in err and message in err
+
+
+@pytest.mark.parametrize("dataset, joints", [("nyu", 16), ("icvl", 14)])
+def test_joint_count_must_fit_the_dataset(tmp_path, capsys, dataset, joints):
+    gt = tmp_path / "gt.txt"
+    np.savetxt(gt, np.ones((3, 3 * joints)) * 300)
+    assert cli.main(["evaluate", "--dataset", dataset, "--gt", str(gt),
+                     "--pred", str(gt)]) == 2
+    err = capsys.readouterr().err
+    assert "gt.txt: %d joints per frame, but --dataset %s" % (joints, dataset) in err
+
+
+def test_gzip_refused_and_bom_accepted(tmp_path, capsys):
+    import gzip
+    rows = np.ones((3, 42)) * 300
+    plain = tmp_path / "gt.txt"
+    np.savetxt(plain, rows)
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    out = _run_json(capsys, ["evaluate", "--dataset", "nyu", "--gt", str(plain),
+                             "--pred", str(bom)])
+    assert out[0]["mean_error_mm"] == 0.0
+    gz = tmp_path / "gt.txt.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    assert cli.main(["evaluate", "--dataset", "nyu", "--gt", str(plain),
+                     "--pred", str(gz)]) == 2
+    assert "gt.txt.gz: a gzip-compressed file" in capsys.readouterr().err

@@ -26,5 +26,5 @@ def test_predict_writes_public_format_that_evaluates_back(tmp_path, capsys):
     # the file's (u, v, d) are the (fast) predictions in the dataset's camera
     np.testing.assert_allclose(cam.uvd_to_xyz(uvd), pred_xyz, atol=1e-4 * 50)
     assert cli.main(["predict", "--weights", str(tmp_path / "none"), "--data",
-                     h5, "--out", out]) == 1
+                     h5, "--out", out]) == 2
     assert "none: weights folder not found" in capsys.readouterr().err

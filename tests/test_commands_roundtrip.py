@@ -25,7 +25,7 @@ def test_roundtrip_json(reference_dir, capsys):
 def test_nyu_public_labels_are_refused_with_a_reason(reference_dir, capsys):
     weights, gt = _paths(reference_dir, "NYU", "nyu_test_groundtruth_label.txt")
     assert cli.main(["roundtrip", "--weights", weights, "--dataset", "nyu",
-                     "--gt", gt]) == 1
+                     "--gt", gt]) == 2
     err = capsys.readouterr().err
     assert "14 joints per frame" in err and "36" in err
 
@@ -44,5 +44,5 @@ def test_render_writes_pngs(reference_dir, tmp_path, capsys):
 
 def test_missing_weights_folder(tmp_path, capsys):
     assert cli.main(["roundtrip", "--weights", str(tmp_path / "none"),
-                     "--dataset", "icvl", "--gt", "x.txt"]) == 1
+                     "--dataset", "icvl", "--gt", "x.txt"]) == 2
     assert "none: weights folder not found" in capsys.readouterr().err

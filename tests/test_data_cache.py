@@ -136,5 +136,41 @@ def test_prepare_and_show_commands(tmp_path, capsys):
     assert cli.main(["show", "--data", out, "--out", png, "--frames", "4"]) == 0
     assert os.path.getsize(png) > 0
     assert cli.main(["prepare", "--dataset", "icvl", "--data-dir",
-                     str(tmp_path / "nothing"), "--out", out]) == 1
+                     str(tmp_path / "nothing"), "--out", out]) == 2
     assert "ICVL Training folder not found" in capsys.readouterr().err
+
+
+def test_concurrent_prepare_into_the_same_file_fails_at_once(tmp_path, capsys):
+    import subprocess
+    import sys
+    import time
+    out = str(tmp_path / "c.h5")
+    args = ["prepare", "--dataset", "synthetic", "--frames", "6000", "--size",
+            "32", "--seed", "3", "--out", out, "--quiet"]
+    first = subprocess.Popen([sys.executable, "-m", "crossnet.cli"] + args,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while not os.path.exists(out + ".partial") and first.poll() is None \
+                and time.time() < deadline:
+            time.sleep(0.05)
+        assert os.path.exists(out + ".partial"), first.communicate()
+        assert cli.main(args) == 2
+        assert "c.h5 is being written by another process" in capsys.readouterr().err
+        assert os.path.exists(out + ".partial")     # the first's work is intact
+        assert first.wait(timeout=300) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    with CacheDataset(out) as data:
+        assert len(data) == 6000
+
+
+@pytest.mark.parametrize("arg, value", [("--size", "0"), ("--size", "48"),
+                                        ("--frames", "0"), ("--cube", "-1")])
+def test_prepare_arguments_are_checked_by_the_parser(tmp_path, arg, value):
+    out = str(tmp_path / "x.h5")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["prepare", "--dataset", "synthetic", "--out", out, arg, value])
+    assert exc.value.code == 2
+    assert os.listdir(tmp_path) == []

@@ -148,3 +148,92 @@ def test_train_command_quick(tiny_h5, tmp_path, capsys):
     assert "vae" in result["frames_per_s"] and result["test_mean_error_mm"] > 0
     cfg = json.load(open(os.path.join(out, "config.json")))
     assert cfg["schedule"]["vae"]["epochs"] == 2 and cfg["schedule"]["vae"]["lr"] == 3e-4
+
+
+def _interrupting_step(signum, when):
+    """A Stage.step that sends ``signum`` to this process between the first
+    and second compiled step (the D and G steps of a GAN update) of the
+    ``when``-th GAN update."""
+    import signal as _signal  # noqa: F401
+    from crossnet.training import stages
+    original = stages.Stage.step
+    calls = {"n": 0}
+
+    def step(self, inputs):
+        if self.name != "gan":
+            return original(self, inputs)
+        calls["n"] += 1
+        losses = {}
+        for i, (_, fn, names) in enumerate(self.steps):
+            for k, v in zip(names, fn(*inputs)):
+                losses[k] = float(v)
+            if i == 0 and calls["n"] == when:
+                os.kill(os.getpid(), signum)
+        return losses
+    return step
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_signal_between_d_and_g_steps_resumes_bit_identically(
+        tiny_h5, tmp_path, monkeypatch, signum):
+    import signal
+    from crossnet.training import stages
+    signum = getattr(signal, signum)
+    full = Trainer(_config(tiny_h5), str(tmp_path / "full"), progress=False)
+    full.run()
+    expected = _values(full)
+    full.close()
+    run_dir = str(tmp_path / "interrupted")
+    original = stages.Stage.step
+    monkeypatch.setattr(stages.Stage, "step", _interrupting_step(signum, 2))
+    t = Trainer(_config(tiny_h5), run_dir, progress=False, log=lambda *a: None)
+    with pytest.raises(TrainingInterrupted, match="%s.*stage gan, epoch 0, batch 2"
+                       % signal.Signals(signum).name) as info:
+        t.run()
+    assert info.value.signum == signum
+    t.close()
+    # the handlers are restored after the run
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(stages.Stage, "step", original)
+    state = json.load(open(os.path.join(run_dir, "checkpoint", "trainer_state.json")))
+    assert (state["stage"], state["epoch"], state["batch"]) == ("gan", 0, 2)
+    assert state["updates"]["gan"] == 2        # both D and G of batch 1 applied
+    resumed = Trainer(_config(tiny_h5), run_dir, resume=True, progress=False)
+    resumed.run()
+    got = _values(resumed)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+def test_second_trainer_on_the_same_folder_fails_at_once(tiny_h5, tmp_path):
+    from crossnet.fileio import LockedError
+    run_dir = str(tmp_path / "run")
+    first = Trainer(_config(tiny_h5, ("vae",)), run_dir, progress=False)
+    with pytest.raises(LockedError, match="the run folder .*run is being written"):
+        Trainer(_config(tiny_h5, ("vae",)), run_dir, progress=False)
+    first.close()
+    Trainer(_config(tiny_h5, ("vae",)), str(tmp_path / "other"),
+            progress=False).close()
+
+
+def test_too_few_labelled_frames_is_a_clear_error(tiny_h5, tmp_path):
+    with pytest.raises(DataError, match="labelled fraction 0.01 of 24 frames "
+                                        "leaves 0 labelled"):
+        Trainer(_config(tiny_h5, ("vae",), labelled_fraction=0.01),
+                str(tmp_path / "r"), progress=False)
+
+
+@pytest.mark.parametrize("arg, value, message", [
+    ("--batch-size", "-4", "must be >= 1"), ("--batch-size", "0", "must be >= 1"),
+    ("--epochs", "-1", "must be >= 0"), ("--max-batches", "-1", "must be >= 1"),
+    ("--checkpoint-every", "0", "must be >= 1"),
+    ("--labelled-fraction", "0", "must be in (0, 1]"),
+])
+def test_train_arguments_are_checked_by_the_parser(tiny_h5, tmp_path, capsys,
+                                                    arg, value, message):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--dataset", "synthetic", "--data", tiny_h5,
+                  "--out", str(tmp_path / "r"), arg, value])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "r")

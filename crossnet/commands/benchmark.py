@@ -1,4 +1,5 @@
 """``crossnet benchmark``: frames per second of the posterior path on CPU."""
+from ._common import non_negative_int, positive_int
 import json
 
 from ..conventions import DATASETS
@@ -8,11 +9,11 @@ def add_arguments(parser):
     parser.add_argument("--weights", help="run folder or checkpoint folder "
                         "(default: random weights of the same architecture)")
     parser.add_argument("--dataset", default="icvl", choices=DATASETS)
-    parser.add_argument("--batch-size", type=int, default=1,
+    parser.add_argument("--batch-size", type=positive_int, default=1,
                         help="frames per call (default 1, the paper's)")
-    parser.add_argument("--iterations", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--iterations", type=positive_int, default=200)
+    parser.add_argument("--warmup", type=non_negative_int, default=20)
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="BLAS/OpenMP threads (default: all cores)")
     parser.add_argument("--linker", default="cvm_nogc",
                         choices=["cvm_nogc", "cvm", "c", "vm", "py"],

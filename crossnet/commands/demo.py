@@ -1,4 +1,5 @@
 """``crossnet demo``: everything on built-in synthetic data, no download."""
+from ._common import fraction, positive_int
 import json
 
 
@@ -6,10 +7,10 @@ def add_arguments(parser):
     parser.add_argument("--out", default="crossnet-demo",
                         help="run folder (default ./crossnet-demo); re-running "
                              "resumes it")
-    parser.add_argument("--frames", type=int, default=2000,
+    parser.add_argument("--frames", type=positive_int, default=2000,
                         help="synthetic training frames (default 2000)")
-    parser.add_argument("--test-frames", type=int, default=300)
-    parser.add_argument("--labelled-fraction", type=float, default=0.5,
+    parser.add_argument("--test-frames", type=positive_int, default=300)
+    parser.add_argument("--labelled-fraction", type=fraction, default=0.5,
                         help="fraction of training frames with labels "
                              "(default 0.5)")
     parser.add_argument("--seed", type=int, default=0)

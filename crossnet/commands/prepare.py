@@ -1,4 +1,5 @@
 """``crossnet prepare``: preprocess a dataset split into an HDF5 cache."""
+from ._common import crop_size, positive_float, positive_int
 from ..conventions import CENTRE_METHODS, CUBE_MM, DATASETS, IMAGE_SIZE
 
 
@@ -9,9 +10,9 @@ def add_arguments(parser):
                         "(not needed for synthetic)")
     parser.add_argument("--split", choices=["train", "test"], default="train")
     parser.add_argument("--out", required=True, help="output FILE.h5")
-    parser.add_argument("--size", type=int, default=IMAGE_SIZE,
+    parser.add_argument("--size", type=crop_size, default=IMAGE_SIZE,
                         help="crop size in pixels (default %d)" % IMAGE_SIZE)
-    parser.add_argument("--cube", type=float, default=CUBE_MM,
+    parser.add_argument("--cube", type=positive_float, default=CUBE_MM,
                         help="cube side in mm (default %g)" % CUBE_MM)
     parser.add_argument("--centre", choices=CENTRE_METHODS,
                         help="hand centre: centre of mass of the nearest blob "
@@ -23,7 +24,7 @@ def add_arguments(parser):
                         help="ICVL: drop the rotated training copies")
     parser.add_argument("--test-subject", default="P0",
                         help="MSRA: subject left out for testing (P0..P8)")
-    parser.add_argument("--frames", type=int, default=1000,
+    parser.add_argument("--frames", type=positive_int, default=1000,
                         help="synthetic: number of frames (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="synthetic: seed")
     parser.add_argument("--poses", help="synthetic: render these poses instead "

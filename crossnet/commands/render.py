@@ -1,7 +1,7 @@
 """``crossnet render``: depth maps generated from ground-truth poses, as PNG."""
 import os
 
-from ._common import add_net_arguments, load_net
+from ._common import add_net_arguments, load_net, positive_int
 
 
 def add_arguments(parser):
@@ -9,7 +9,7 @@ def add_arguments(parser):
     parser.add_argument("--gt", required=True,
                         help="poses, public benchmark format (u v d per joint)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--frames", type=int, default=32,
+    parser.add_argument("--frames", type=positive_int, default=32,
                         help="render the first N frames (default 32)")
     parser.add_argument("--centre", choices=["root", "mean"], default="root")
 

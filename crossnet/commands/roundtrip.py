@@ -1,7 +1,7 @@
 """``crossnet roundtrip``: VAE and pose->depth->pose loop errors of weights."""
 import json
 
-from ._common import add_net_arguments, load_net
+from ._common import add_net_arguments, load_net, positive_int
 
 
 def add_arguments(parser):
@@ -9,7 +9,7 @@ def add_arguments(parser):
     parser.add_argument("--gt", required=True,
                         help="ground-truth poses, public benchmark format "
                              "(one line per frame, u v d per joint)")
-    parser.add_argument("--frames", type=int, default=None,
+    parser.add_argument("--frames", type=positive_int, default=None,
                         help="use the first N frames (default: all)")
     parser.add_argument("--centre", choices=["root", "mean"], default="root",
                         help="crop centre: the root joint (root offset 0, "

@@ -1,10 +1,11 @@
 """``crossnet show``: a grid of cached crops with the skeleton overlaid."""
+from ._common import positive_int
 
 
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="cache FILE.h5")
     parser.add_argument("--out", required=True, help="output PNG")
-    parser.add_argument("--frames", type=int, default=32,
+    parser.add_argument("--frames", type=positive_int, default=32,
                         help="number of frames (default 32)")
     parser.add_argument("--seed", type=int, default=None,
                         help="pick random frames with this seed (default: "

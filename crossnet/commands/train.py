@@ -3,6 +3,7 @@ import json
 import sys
 
 from ..conventions import DATASETS
+from ._common import fraction, non_negative_int, positive_int
 from ..training.schedules import STAGE_SETS, STAGES
 
 
@@ -16,17 +17,18 @@ def add_arguments(parser):
                              "'supervised' = the baseline (needs a trained vae "
                              "in the same run, or runs vae first)")
     parser.add_argument("--out", required=True, help="run folder")
-    parser.add_argument("--epochs", type=int, help="epochs of every stage "
-                        "(default: the paper's per stage)")
-    parser.add_argument("--batch-size", type=int,
+    parser.add_argument("--epochs", type=non_negative_int,
+                        help="epochs of every stage (default: the paper's "
+                             "per stage)")
+    parser.add_argument("--batch-size", type=positive_int,
                         help="batch size of every stage (default: paper's)")
-    parser.add_argument("--labelled-fraction", type=float, default=1.0,
+    parser.add_argument("--labelled-fraction", type=fraction, default=1.0,
                         help="fraction of training frames whose labels are "
                              "used (default 1.0); the rest feed the GAN terms")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint-every", type=int, default=1,
+    parser.add_argument("--checkpoint-every", type=positive_int, default=1,
                         help="epochs between checkpoints (default 1)")
-    parser.add_argument("--max-batches", type=int, default=None,
+    parser.add_argument("--max-batches", type=positive_int, default=None,
                         help="cap on batches per epoch (quick runs)")
     parser.add_argument("--generator-loss", default="feature_matching",
                         choices=["feature_matching", "logd"],
@@ -54,15 +56,18 @@ def run(args):
                       progress=not args.quiet)
     try:
         throughput = trainer.run()
+        result = {"run": args.out, "frames_per_s": throughput}
+        if args.test_data:
+            from ..data.cache import CacheDataset
+            from ..evaluation.predict import evaluate_cache
+            with CacheDataset(args.test_data,
+                              expected=trainer.data.params) as test:
+                ev = evaluate_cache(trainer.net, test)
+            result["test_mean_error_mm"] = ev["mean_error_mm"]
     except TrainingInterrupted as exc:
         print("crossnet train: %s" % exc, file=sys.stderr)
-        return 130
-    result = {"run": args.out, "frames_per_s": throughput}
-    if args.test_data:
-        from ..data.cache import CacheDataset
-        from ..evaluation.predict import evaluate_cache
-        with CacheDataset(args.test_data, expected=trainer.data.params) as test:
-            ev = evaluate_cache(trainer.net, test)
-        result["test_mean_error_mm"] = ev["mean_error_mm"]
+        return 128 + int(exc.signum)        # 130 for Ctrl-C, 143 for SIGTERM
+    finally:
+        trainer.close()
     print(json.dumps(result))
     return 0

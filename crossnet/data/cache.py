@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from ..fileio import exclusive_lock
 from .common import DataError
 from .preprocess import BadFrame, PreprocessParams
 
@@ -74,12 +75,20 @@ def write_cache(out_path, source, split, on_bad="skip", block=256,
     ``on_bad``: 'skip' counts frames with NaN / empty depth and warns once at
     the end; 'fail' raises DataError naming the frame (and removes the
     partial file). Returns a dict with ``frames``, ``skipped``, ``path``,
-    ``resumed`` and ``already_complete``.
+    ``resumed`` and ``already_complete``. An exclusive lock on
+    ``out_path.lock`` makes a second writer of the same file fail at once
+    (:class:`crossnet.fileio.LockedError`).
     """
-    import h5py
-
     if on_bad not in ("skip", "fail"):
         raise ValueError("on_bad must be 'skip' or 'fail'")
+    with exclusive_lock(os.path.abspath(out_path), "the cache file %s" % out_path):
+        return _write_cache_locked(out_path, source, split, on_bad, block,
+                                   overwrite, progress)
+
+
+def _write_cache_locked(out_path, source, split, on_bad, block, overwrite,
+                        progress):
+    import h5py
     params = source.params
     partial = out_path + ".partial"
     if os.path.exists(out_path) and not overwrite:

@@ -28,6 +28,11 @@ def read_pose_file(path, num_joints=None):
     rows = []
     width = None if num_joints is None else 3 * num_joints
     with open(path, "rb") as fh:
+        head = fh.read(3)
+        if head[:2] == b"\x1f\x8b":
+            raise PoseFileError("%s: a gzip-compressed file; decompress it "
+                                "first (gunzip)" % path)
+        fh.seek(3 if head == b"\xef\xbb\xbf" else 0)   # skip a UTF-8 BOM
         for lineno, raw in enumerate(fh, start=1):
             fields = raw.split()
             if not fields:

@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 
+from ..conventions import BENCHMARK_NUM_JOINTS
 from ..fileio import atomic_write_json, atomic_write_text
 from . import metrics
 from .pose_files import PoseFileError, read_pose_file
@@ -34,6 +35,13 @@ def compare_files(dataset, gt_path, pred_paths, names=None):
     if names and len(names) != len(pred_paths):
         raise ValueError("%d --name for %d --pred" % (len(names), len(pred_paths)))
     gt = read_pose_file(gt_path)
+    expected = BENCHMARK_NUM_JOINTS.get(dataset)
+    if expected is not None and gt.shape[1] != expected:
+        raise PoseFileError("%s: %d joints per frame, but --dataset %s files "
+                            "have %d (%s)" % (
+                                gt_path, gt.shape[1], dataset, expected,
+                                ", ".join("%s: %d" % kv for kv in
+                                          BENCHMARK_NUM_JOINTS.items())))
     results = []
     for i, path in enumerate(pred_paths):
         pred = read_pose_file(path)

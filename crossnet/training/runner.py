@@ -11,10 +11,21 @@ A run folder holds
 
 Every random draw is a function of (seed, stage, epoch, batch), so resuming
 from a checkpoint gives exactly the parameters of an uninterrupted run.
+
+Ctrl-C (SIGINT) and SIGTERM (what batch schedulers send before killing a
+job) are deferred while an update runs: the update finishes (a GAN batch
+is a D step *and* a G step), the checkpoint is saved at that consistent
+point, then :class:`TrainingInterrupted` is raised. A second signal aborts
+at once without saving (the last checkpoint stays). The run folder is
+locked (``RUN.lock``) while a Trainer holds it: a second training into the
+same folder fails at once.
 """
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -22,13 +33,14 @@ import numpy as np
 from .. import checkpoint as ckpt
 from ..data.cache import CacheDataset
 from ..data.common import DataError
-from ..fileio import atomic_write_json
+from ..fileio import atomic_write_json, exclusive_lock
 from ..networks import CrossingNet
 from ..networks.pose_vae import initialise_from_pca
 from . import stages as stages_mod
 from .schedules import STAGE_SETS, schedule as named_schedule
 
-__all__ = ["Trainer", "TrainingError", "TrainingInterrupted", "make_config",
+__all__ = ["Trainer", "TrainingError", "TrainingInterrupted",
+           "AbortedWithoutSaving", "make_config",
            "TrainingData", "read_log"]
 
 BUILDERS = {"vae": stages_mod.vae_stage, "gan": stages_mod.gan_stage,
@@ -41,7 +53,17 @@ class TrainingError(RuntimeError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C: a checkpoint was saved; ``--resume`` continues."""
+    """Ctrl-C or SIGTERM: a checkpoint was saved; ``--resume`` continues.
+    ``signum`` is the signal that asked for the stop."""
+
+    def __init__(self, message, signum=signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum
+
+
+class AbortedWithoutSaving(KeyboardInterrupt):
+    """A second Ctrl-C / SIGTERM while the first was being honoured: stopped
+    at once, possibly mid-update; the previous checkpoint is kept."""
 
 
 def make_config(dataset, data, stages=None, quick=False, seed=0,
@@ -91,7 +113,12 @@ class TrainingData(object):
         self.params = p
         n = len(self.cache)
         perm = np.random.RandomState(seed).permutation(n)
-        n_lab = max(1, int(round(labelled_fraction * n)))
+        n_lab = int(round(labelled_fraction * n))
+        if n_lab < 2:
+            self.cache.close()
+            raise DataError("%s: labelled fraction %g of %d frames leaves %d "
+                            "labelled frame(s); at least 2 are needed"
+                            % (path, labelled_fraction, n, n_lab))
         self.labelled = np.sort(perm[:n_lab])
         self.all = np.arange(n)
         self.arrays = None
@@ -128,6 +155,17 @@ class Trainer(object):
         self.progress = progress
         self.log = log
         self.on_batch = on_batch
+        self._stop_signal = None
+        self._exit = contextlib.ExitStack()
+        self._exit.enter_context(exclusive_lock(
+            os.path.abspath(run_dir).rstrip("/"), "the run folder %s" % run_dir))
+        try:
+            self._open(config, run_dir, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, config, run_dir, resume):
         cfg_path = os.path.join(run_dir, ckpt.RUN_CONFIG)
         if resume:
             if not os.path.isfile(cfg_path):
@@ -150,6 +188,7 @@ class Trainer(object):
         c = self.config
         self.data = TrainingData(c["data"], c["dataset"], c["labelled_fraction"],
                                  c["seed"])
+        self._exit.callback(self.data.cache.close)
         self.net = CrossingNet(c["dataset"], self.data.params.size, seed=c["seed"])
         if self.net.config.num_joints != self.data.cache.num_joints:
             raise DataError("%s: %d joints per frame, %s networks use %d"
@@ -168,6 +207,16 @@ class Trainer(object):
         else:
             os.makedirs(run_dir, exist_ok=True)
             atomic_write_json(cfg_path, c)
+
+    def close(self):
+        """Release the run folder's lock and close the training cache (the
+        network stays usable)."""
+        self._exit.close()
+
+    def __del__(self):
+        exit_stack = getattr(self, "_exit", None)
+        if exit_stack is not None:
+            exit_stack.close()
 
     @property
     def ckpt_dir(self):
@@ -243,11 +292,51 @@ class Trainer(object):
         """Train every unfinished stage; returns the median frames/s of each
         stage trained now."""
         throughput = {}
-        for stage_index, name in enumerate(self.config["stages"]):
-            if name in self.state["finished"]:
-                continue
-            throughput[name] = self.run_stage(stage_index, name)
+        with self._deferred_signals():
+            for stage_index, name in enumerate(self.config["stages"]):
+                if name in self.state["finished"]:
+                    continue
+                throughput[name] = self.run_stage(stage_index, name)
         return {k: float(np.median(v)) for k, v in throughput.items() if v}
+
+    @contextlib.contextmanager
+    def _deferred_signals(self):
+        """SIGINT / SIGTERM set a flag that :meth:`_stop_if_asked` acts on
+        between updates; a second one aborts at once. Only the main thread
+        can install handlers; elsewhere signals behave as usual."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self._stop_signal is not None:
+                raise AbortedWithoutSaving(
+                    "second %s: aborted without saving; the last checkpoint "
+                    "in %s is kept" % (signal.Signals(signum).name,
+                                       self.ckpt_dir))
+            self._stop_signal = signum
+            self.log("crossnet: %s received; stopping after this update "
+                     "(again to abort without saving)"
+                     % signal.Signals(signum).name)
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def _stop_if_asked(self, name, epoch, batch):
+        """At a consistent point: save and stop if a signal asked for it."""
+        signum = self._stop_signal
+        if signum is None:
+            return
+        self._stop_signal = None
+        self.save_checkpoint()
+        raise TrainingInterrupted(
+            "interrupted (%s) in stage %s, epoch %d, batch %d; checkpoint "
+            "saved in %s (resume with --resume)"
+            % (signal.Signals(signum).name, name, epoch, batch, self.ckpt_dir),
+            signum)
 
     def run_stage(self, stage_index, name):
         """Train one stage from where the state says; [frames/s per epoch]."""
@@ -267,6 +356,7 @@ class Trainer(object):
                 self.state["finished"].append(name)
             if last or (epoch + 1) % c["checkpoint_every"] == 0:
                 self.save_checkpoint()
+            self._stop_if_asked(name, epoch + 1, 0)
         if name not in self.state["finished"]:   # zero epochs
             self.state["finished"].append(name)
             self.save_checkpoint()
@@ -311,7 +401,14 @@ class Trainer(object):
                 bar.update(1)
                 if self.on_batch is not None:
                     self.on_batch(self, name, epoch, b - 1)
+                self._stop_if_asked(name, epoch, b)
+        except (TrainingInterrupted, AbortedWithoutSaving):
+            bar.close()
+            raise
         except KeyboardInterrupt:
+            # raised outside the deferred-signal handler (not the main
+            # thread, or by a hook between updates): the state counts every
+            # update applied so far, so saving here is consistent too
             bar.close()
             self.save_checkpoint()
             raise TrainingInterrupted(
