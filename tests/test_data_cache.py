@@ -56,6 +56,9 @@ class FlakySource(object):
     def __len__(self):
         return len(self.inner)
 
+    def signature(self):
+        return self.inner.signature()
+
     def sample(self, i):
         if i == self.stop_at:
             self.stop_at = None
@@ -83,12 +86,78 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
         assert list(a.h5["name"].asstr()[:]) == list(b.h5["name"].asstr()[:])
 
 
-def test_bad_frames_fail_mode_leaves_nothing(tmp_path):
+def test_bad_frame_in_fail_mode_is_named_and_progress_kept(tmp_path):
     out = str(tmp_path / "x.h5")
-    with pytest.raises(DataError, match="frame_5.png: depth image is all zero"):
-        write_cache(out, FlakySource(20, bad=[5]), "train", on_bad="fail",
+    with pytest.raises(DataError, match=r"frame_9.png: depth image is all zero "
+                                        r"\(source frame 9; the 8 frames"):
+        write_cache(out, FlakySource(20, bad=[9]), "train", on_bad="fail",
                     block=4, progress=False)
-    assert os.listdir(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == ["x.h5.lock", "x.h5.partial"]
+    # the frame fixed: the run resumes after the 8 frames already written
+    res = write_cache(out, FlakySource(20), "train", block=4, progress=False)
+    assert res["resumed"] and res["frames"] == 20
+    full = str(tmp_path / "full.h5")
+    write_cache(full, FlakySource(20), "train", block=4, progress=False)
+    with CacheDataset(full) as a, CacheDataset(out) as b:
+        np.testing.assert_array_equal(a.h5["depth"][:], b.h5["depth"][:])
+
+
+def test_failed_write_names_the_file_and_resumes(tmp_path, monkeypatch):
+    from crossnet.data import cache
+    out = str(tmp_path / "x.h5")
+    original, calls = cache._append, {"n": 0}
+
+    def disk_full(h5, block):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return original(h5, block)
+    monkeypatch.setattr(cache, "_append", disk_full)
+    with pytest.raises(DataError, match=r"x.h5.partial: writing source frames "
+                                        r"8-11 failed \(.*No space left"):
+        write_cache(out, FlakySource(20), "train", block=4, progress=False)
+    monkeypatch.setattr(cache, "_append", original)
+    res = write_cache(out, FlakySource(20), "train", block=4, progress=False)
+    assert res["resumed"] and res["frames"] == 20
+
+
+def test_resume_or_reuse_with_other_source_options_is_refused(tmp_path):
+    out = str(tmp_path / "mix.h5")
+    with pytest.raises(KeyboardInterrupt):
+        write_cache(out, FlakySource(20, stop_at=10), "train", block=4,
+                    progress=False)
+    other = FlakySource(20)
+    other.inner = SyntheticHands(20, seed=4, size=32)
+    with pytest.raises(DataError, match=r"mix.h5.partial: made from other data "
+                                        r"\(.*seed: 3 in the file, 4 now"):
+        write_cache(out, other, "train", block=4, progress=False)
+    write_cache(out, FlakySource(20), "train", block=4, progress=False)
+    with pytest.raises(DataError, match=r"mix.h5: made from other data"):
+        write_cache(out, other, "train", block=4, progress=False)
+    res = write_cache(out, other, "train", block=4, progress=False, overwrite=True)
+    assert res["frames"] == 20 and not res["resumed"]
+
+
+def test_nan_or_implausible_labels_are_bad_frames(tmp_path, rng):
+    from crossnet.data.sources import open_source
+    root = str(tmp_path / "msra")
+    write_msra(root, rng, subjects=("P0", "P1"), gestures=("1",), n=3)
+    path = os.path.join(root, "P1", "1", "joint.txt")
+    lines = open(path).read().split("\n")
+    values = lines[2].split()
+    values[4] = "nan"
+    lines[2] = " ".join(values)
+    values = lines[3].split()
+    values[5] = "1e6"             # joint 1's z: 1e6 mm
+    lines[3] = " ".join(values)
+    open(path, "w").write("\n".join(lines))
+    src = open_source("msra", root, "test", size=32, msra_test_subject="P1")
+    with pytest.warns(UserWarning, match="skipped 2 frame"):
+        res = write_cache(str(tmp_path / "m.h5"), src, "train", progress=False)
+    assert res["frames"] == 1 and res["skipped"] == 2
+    with pytest.raises(DataError, match="joint labels hold NaN"):
+        write_cache(str(tmp_path / "f.h5"), src, "train", on_bad="fail",
+                    progress=False)
 
 
 def test_skip_mode_counts_and_warns(tmp_path):

@@ -79,11 +79,13 @@ def test_label_count_mismatch(tmp_path, rng):
     write_icvl(str(tmp_path / "icvl"), rng)
     os.remove(tmp_path / "icvl" / "Testing" / "Depth" / "test_seq_2" / "image_0001.png")
     with pytest.raises(DataError, match=r"test_seq_2.txt: 2 frames labelled in "
-                                        r"test_seq_2/, 1 PNG"):
+                                        r"test_seq_2/, 1 PNG.*missing: .*"
+                                        r"test_seq_2/image_0001.png"):
         ICVLReader(str(tmp_path / "icvl"), "test")
     write_nyu(str(tmp_path / "nyu"), rng)
     os.remove(tmp_path / "nyu" / "train" / "depth_1_0000003.png")
-    with pytest.raises(DataError, match="joint_data.mat: 3 frames labelled, 2"):
+    with pytest.raises(DataError, match="joint_data.mat: 3 frames labelled, 2.*"
+                                        "missing: .*train/depth_1_0000003.png"):
         NYUReader(str(tmp_path / "nyu"), "train")
     write_msra(str(tmp_path / "msra"), rng)
     os.remove(tmp_path / "msra" / "P0" / "TIP" / "000001_depth.bin")
@@ -92,6 +94,11 @@ def test_label_count_mismatch(tmp_path, rng):
     with open(tmp_path / "msra" / "P1" / "1" / "joint.txt", "w") as fh:
         fh.write("3\n" + " ".join(["1"] * 63) + "\n")
     with pytest.raises(DataError, match="header says 3 frames, 1 joint lines"):
+        MSRAReader(str(tmp_path / "msra"), ["P1"])
+    with open(tmp_path / "msra" / "P1" / "1" / "joint.txt", "w") as fh:
+        fh.write("1\n" + " ".join(["1"] * 62 + ["abc"]) + "\n")
+    with pytest.raises(DataError, match=r"P1/1/joint.txt, line 2: 'abc' is not "
+                                        r"a number"):
         MSRAReader(str(tmp_path / "msra"), ["P1"])
 
 

@@ -59,13 +59,30 @@ def _append(h5, block):
         ds[n0:n0 + n] = block[key] if key == "name" else np.asarray(block[key])
 
 
-def _check_params(path, h5, params, split):
+def _source_json(source):
+    return json.dumps(source.signature(), sort_keys=True)
+
+
+def _check_params(path, h5, source, split):
+    """The file was made from the same source, preprocessing and split."""
+    params = source.params
     stored = h5.attrs.get("preprocessing")
     if stored != params.to_json() or h5.attrs.get("split") != split:
         raise DataError(
             "%s: written with other preprocessing parameters or split (%s, %s)"
             " than requested (%s, %s); delete it or pass --overwrite"
             % (path, stored, h5.attrs.get("split"), params.to_json(), split))
+    if "source" in h5.attrs:      # files of crossnet <= 0.1 have none
+        old, new = json.loads(h5.attrs["source"]), source.signature()
+        new = json.loads(json.dumps(new))        # as stored (lists, floats)
+        if old != new:
+            diff = ", ".join("%s: %r in the file, %r now" % (k, old.get(k),
+                                                             new.get(k))
+                             for k in sorted(set(old) | set(new))
+                             if old.get(k) != new.get(k))
+            raise DataError("%s: made from other data (%s); pass --overwrite "
+                            "to start again, or choose another --out"
+                            % (path, diff))
 
 
 def write_cache(out_path, source, split, on_bad="skip", block=256,
@@ -89,11 +106,10 @@ def write_cache(out_path, source, split, on_bad="skip", block=256,
 def _write_cache_locked(out_path, source, split, on_bad, block, overwrite,
                         progress):
     import h5py
-    params = source.params
     partial = out_path + ".partial"
     if os.path.exists(out_path) and not overwrite:
         with h5py.File(out_path, "r") as h5:
-            _check_params(out_path, h5, params, split)
+            _check_params(out_path, h5, source, split)
             return {"frames": int(h5.attrs["num_frames"]),
                     "skipped": int(h5.attrs["skipped"]), "path": out_path,
                     "resumed": False, "already_complete": True}
@@ -105,19 +121,23 @@ def _write_cache_locked(out_path, source, split, on_bad, block, overwrite,
     h5, resumed = _open_partial(partial, source, split)
     try:
         n, skipped = _fill_blocks(h5, source, block, on_bad, progress,
-                                  "prepare %s" % os.path.basename(out_path))
+                                  "prepare %s" % os.path.basename(out_path),
+                                  partial)
         if n == 0:
+            h5.close()
+            os.remove(partial)
             raise DataError("%s: no usable frame (all %d skipped)"
                             % (out_path, skipped))
         h5.attrs["num_frames"] = n
         h5.attrs["complete"] = True
         h5.close()
-    except DataError:
-        h5.close()
-        os.remove(partial)
-        raise
     except BaseException:
-        h5.close()      # keep the partial file: re-running resumes it
+        # keep the partial file (frames up to the last full block): after
+        # the cause is fixed, re-running resumes it; --overwrite discards it
+        try:
+            h5.close()
+        except Exception:       # a failed write can leave HDF5 unclosable
+            pass
         raise
     os.replace(partial, out_path)
     if skipped:
@@ -133,42 +153,51 @@ def _open_partial(partial, source, split):
     import h5py
     params = source.params
     if os.path.exists(partial):
+        h5 = None
         try:
             h5 = h5py.File(partial, "a")
-        except OSError:
-            warnings.warn("%s: unreadable partial cache (interrupted during a "
-                          "write); starting again" % partial)
-            os.remove(partial)
-            h5 = None
-        if h5 is not None:
-            try:
-                _check_params(partial, h5, params, split)
-                if int(h5.attrs.get("source_frames", -1)) != len(source):
-                    raise DataError("%s: made from %d source frames, the data "
-                                    "now has %d; delete it or pass --overwrite"
-                                    % (partial, h5.attrs.get("source_frames"),
-                                       len(source)))
-            except BaseException:
-                h5.close()
-                raise
+            if "preprocessing" not in h5.attrs:
+                raise KeyError("no attributes")
+            _check_params(partial, h5, source, split)
+            if int(h5.attrs.get("source_frames", -1)) != len(source):
+                raise DataError("%s: made from %d source frames, the data "
+                                "now has %d; delete it or pass --overwrite"
+                                % (partial, h5.attrs.get("source_frames"),
+                                   len(source)))
             written = int(h5.attrs["written"])
             for key in KEYS:       # drop anything past the last full block
                 h5[key].resize(written, axis=0)
             return h5, True
+        except DataError:
+            h5.close()
+            raise
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            # HDF5 damaged by a kill or a failed write: nothing to resume
+            warnings.warn("%s: unreadable partial cache (%s); starting again"
+                          % (partial, exc))
+            if h5 is not None:
+                try:
+                    h5.close()
+                except Exception:
+                    pass
+            os.remove(partial)
     h5 = h5py.File(partial, "w")
     first = _first_good(source)
     _create(h5, first["depth"].shape[0], first["pose"].shape[0])
     h5.attrs.update({"preprocessing": params.to_json(), "split": split,
+                     "source": _source_json(source),
                      "format_version": FORMAT_VERSION, "complete": False,
                      "source_frames": len(source), "written": 0,
                      "next_source_index": 0, "skipped": 0})
     return h5, False
 
 
-def _fill_blocks(h5, source, block, on_bad, progress, desc):
+def _fill_blocks(h5, source, block, on_bad, progress, desc, path):
     """Preprocess the source frames from the file's ``next_source_index`` on,
     ``block`` at a time, recording progress after each block; returns
-    (frames in the file, frames skipped)."""
+    (frames in the file, frames skipped). A frame that fails (on_bad='fail',
+    or a reader error) and a failed write (disk full) raise DataError naming
+    the frame or the file; the blocks written before are kept."""
     from tqdm import tqdm
     i = int(h5.attrs["next_source_index"])
     skipped = int(h5.attrs["skipped"])
@@ -183,17 +212,26 @@ def _fill_blocks(h5, source, block, on_bad, progress, desc):
                 s = source.sample(j)
             except BadFrame as exc:
                 if on_bad == "fail":
-                    raise DataError(str(exc))
+                    raise DataError("%s (source frame %d; the %d frames before "
+                                    "its block are kept in %s: fix or remove "
+                                    "it and re-run, or pass --on-bad skip)"
+                                    % (exc, j, h5["depth"].shape[0], path))
                 skipped += 1
                 continue
             for k in KEYS:
                 buf[k].append(s[k])
-        if buf["depth"]:
-            _append(h5, buf)
-        h5.attrs["written"] = h5["depth"].shape[0]
-        h5.attrs["next_source_index"] = stop
-        h5.attrs["skipped"] = skipped
-        h5.flush()
+        try:
+            if buf["depth"]:
+                _append(h5, buf)
+            h5.attrs["written"] = h5["depth"].shape[0]
+            h5.attrs["next_source_index"] = stop
+            h5.attrs["skipped"] = skipped
+            h5.flush()
+        except OSError as exc:
+            raise DataError("%s: writing source frames %d-%d failed (%s); "
+                            "re-run after freeing space to resume from the "
+                            "last full block, or pass --overwrite"
+                            % (path, i, stop - 1, exc))
         bar.update(stop - i)
         i = stop
     bar.close()

@@ -4,7 +4,8 @@ from collections import namedtuple
 
 import numpy as np
 
-__all__ = ["Frame", "DataError", "read_png", "require_dir", "require_file"]
+__all__ = ["Frame", "DataError", "read_png", "require_dir", "require_file",
+           "missing_files_note"]
 
 
 class DataError(ValueError):
@@ -19,6 +20,16 @@ class Frame(namedtuple("Frame", "depth uvd xyz name centre")):
     (y up); ``name`` the depth file relative to the dataset root;
     ``centre`` (3,) xyz mm of a provided hand centre, or None.
     """
+
+
+def missing_files_note(missing, folder, show=5):
+    """'; missing: folder/a.png, folder/b.png (+N more)' for error messages
+    (empty when nothing is missing)."""
+    if not missing:
+        return ""
+    more = " (+%d more)" % (len(missing) - show) if len(missing) > show else ""
+    return "; missing: %s%s" % (", ".join(os.path.join(folder, m)
+                                          for m in missing[:show]), more)
 
 
 def require_dir(path, what):

@@ -16,7 +16,8 @@ from collections import Counter
 import numpy as np
 
 from ..camera import RELEASE_CAMERAS, uvd_to_xyz
-from .common import DataError, Frame, read_png, require_dir, require_file
+from .common import (DataError, Frame, missing_files_note, read_png,
+                     require_dir, require_file)
 
 __all__ = ["ICVLReader", "read_icvl_labels", "is_rotated_copy"]
 
@@ -88,11 +89,16 @@ class ICVLReader(object):
         """Each labelled folder holds exactly as many PNGs as labels."""
         per_folder = Counter(os.path.dirname(name) for name, _ in labels)
         for folder, n in per_folder.items():
-            found = len(glob.glob(os.path.join(self.depth_dir, folder, "*.png")))
-            if found != n:
+            found = glob.glob(os.path.join(self.depth_dir, folder, "*.png"))
+            if len(found) != n:
+                have = {os.path.relpath(p, self.depth_dir) for p in found}
+                missing = sorted(name for name, _ in labels
+                                 if os.path.dirname(name) == folder
+                                 and name not in have)
                 raise DataError("%s: %d frames labelled in %s/, %d PNG images "
-                                "in %s" % (label_path, n, folder, found,
-                                           os.path.join(self.depth_dir, folder)))
+                                "in %s%s" % (label_path, n, folder, len(found),
+                                             os.path.join(self.depth_dir, folder),
+                                             missing_files_note(missing, self.depth_dir)))
 
     def __len__(self):
         return len(self.items)

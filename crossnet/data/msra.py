@@ -70,6 +70,13 @@ def read_joint_txt(path):
         if len(r) != 3 * NUM_JOINTS:
             raise DataError("%s, line %d: %d values, expected %d"
                             % (path, k + 2, len(r), 3 * NUM_JOINTS))
+    for k, r in enumerate(rows):
+        for v in r:
+            try:
+                float(v)
+            except ValueError:
+                raise DataError("%s, line %d: %r is not a number"
+                                % (path, k + 2, v))
     xyz = np.array(rows, dtype=np.float64).reshape(count, NUM_JOINTS, 3)
     xyz[..., 2] *= -1
     return xyz

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..camera import RELEASE_CAMERAS, uvd_to_xyz
 from ..conventions import NYU_EVAL_JOINTS as EVAL_JOINTS
-from .common import DataError, Frame, read_png, require_dir, require_file
+from .common import (DataError, Frame, missing_files_note, read_png,
+                     require_dir, require_file)
 
 __all__ = ["NYUReader", "EVAL_JOINTS", "load_nyu_centres"]
 
@@ -78,9 +79,13 @@ class NYUReader(object):
             raise ValueError("joints must be 'all' or 'eval', got %r" % joints)
         pngs = glob.glob(os.path.join(self.folder, "depth_%d_*.png" % self.kinect))
         if len(pngs) != len(self.uvd):
+            have = {os.path.basename(p) for p in pngs}
+            missing = [self.name(i) for i in range(len(self.uvd))
+                       if self.name(i) not in have]
             raise DataError("%s: %d frames labelled, %d depth_%d_*.png files in "
-                            "%s" % (mat_path, len(self.uvd), len(pngs),
-                                    self.kinect, self.folder))
+                            "%s%s" % (mat_path, len(self.uvd), len(pngs),
+                                      self.kinect, self.folder,
+                                      missing_files_note(missing, self.folder)))
         self.centres = None
         if centre_file is not None:
             self.centres = uvd_to_xyz(load_nyu_centres(centre_file,

@@ -1,8 +1,11 @@
 """Preprocessed frame sources: a dataset reader + the preprocessing.
 
-A source has ``params`` (:class:`PreprocessParams`), ``__len__`` and
+A source has ``params`` (:class:`PreprocessParams`), ``__len__``,
 ``sample(i)`` returning dict(depth (S, S) in [-1, 1], pose (J, 3), origin
-(3,), centre (3,) mm, xyz (J, 3) mm, name) or raising BadFrame.
+(3,), centre (3,) mm, xyz (J, 3) mm, name) or raising BadFrame, and
+``signature()``: a JSON-able dict of everything else that shapes the
+content (data folder, split options, seed, frame count, pose file), which
+the cache stores so that a resume or a reuse with other options is refused.
 """
 import os
 
@@ -15,7 +18,23 @@ from .common import DataError
 from .preprocess import (BadFrame, PreprocessParams, hand_centre_com,
                          preprocess_frame)
 
-__all__ = ["ReaderSource", "open_source", "default_nyu_centre_file"]
+__all__ = ["ReaderSource", "open_source", "default_nyu_centre_file",
+           "check_labels"]
+
+
+MAX_LABEL_MM = 5000.0     # no hand benchmark labels a joint farther away
+
+
+def check_labels(xyz):
+    """Raise BadFrame for NaN/inf joints or implausible ones (depth <= 0 or
+    farther than 5 m from the camera)."""
+    xyz = np.asarray(xyz, dtype=np.float64)
+    if not np.all(np.isfinite(xyz)):
+        raise BadFrame("joint labels hold NaN or inf")
+    if np.any(xyz[..., 2] <= 0) or np.any(np.abs(xyz) > MAX_LABEL_MM):
+        raise BadFrame("implausible joint labels (depth <= 0 mm or beyond "
+                       "%g mm: z from %.1f to %.1f mm)"
+                       % (MAX_LABEL_MM, xyz[..., 2].min(), xyz[..., 2].max()))
 
 
 def default_nyu_centre_file(split):
@@ -30,13 +49,18 @@ def default_nyu_centre_file(split):
 class ReaderSource(object):
     """Wraps a dataset reader (NYU, ICVL, MSRA) with the preprocessing."""
 
-    def __init__(self, reader, params, data_dir):
+    def __init__(self, reader, params, data_dir, options=None):
         self.reader = reader
         self.params = params
         self.data_dir = data_dir
+        self.options = dict(options or {})
 
     def __len__(self):
         return len(self.reader)
+
+    def signature(self):
+        return dict(self.options, kind=type(self.reader).__name__,
+                    data_dir=os.path.abspath(self.data_dir), frames=len(self))
 
     def sample(self, i):
         frame = self.reader.frame(i)
@@ -46,6 +70,7 @@ class ReaderSource(object):
                 raise BadFrame("depth holds NaN or inf")
             if not np.any(frame.depth > 0):
                 raise BadFrame("depth image is all zero")
+            check_labels(frame.xyz)
             if self.params.centre_method == "file":
                 centre = frame.centre
             elif self.params.centre_method == "joints":
@@ -98,4 +123,12 @@ def open_source(dataset, data_dir=None, split="train", size=128, cube_mm=250.0,
                          % (", ".join(CENTRE_METHODS), centre))
     params = PreprocessParams(dataset, float(cube_mm), int(size),
                               RELEASE_CAMERAS[dataset], ROOT_JOINT[dataset], centre)
-    return ReaderSource(reader, params, data_dir)
+    options = {"split": split}
+    if dataset == "nyu":
+        options["centre_file"] = (os.path.abspath(nyu_centre_file)
+                                  if centre == "file" else None)
+    elif dataset == "icvl":
+        options["rotations"] = bool(icvl_rotations)
+    else:
+        options["test_subject"] = msra_test_subject
+    return ReaderSource(reader, params, data_dir, options)

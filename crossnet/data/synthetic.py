@@ -320,6 +320,16 @@ class SyntheticHands(object):
     def __len__(self):
         return self.num_frames
 
+    def signature(self):
+        """What shapes the frames besides ``params`` (see data.sources)."""
+        import hashlib
+        poses = None if self.poses is None else hashlib.sha1(
+            np.ascontiguousarray(self.poses).tobytes()).hexdigest()
+        return {"kind": "synthetic", "seed": self.seed, "frames": len(self),
+                "poses_sha1": poses, "noise_mm": self.noise_mm,
+                "missing": self.missing,
+                "centre_jitter_mm": self.centre_jitter_mm}
+
     def sample(self, i):
         """dict(depth, pose, origin, centre, xyz, name) of frame i."""
         rng = np.random.RandomState([self.seed, i])
