@@ -38,6 +38,9 @@ SUBCOMMANDS = {
     "demo": ("crossnet.commands.demo",
              "the main job on built-in synthetic data: prepare, train all "
              "stages and a supervised baseline, evaluate, report"),
+    "estimate": ("crossnet.commands.estimate",
+                 "estimate joints on your own depth frames (PNG, NYU PNG, "
+                 "MSRA .bin, .npy) with a trained model"),
     "benchmark": ("crossnet.commands.benchmark",
                   "time the posterior path (the paper's 90 fps claim) on this "
                   "CPU"),

@@ -44,8 +44,9 @@ def require_file(path, what):
     return path
 
 
-def read_png(path, mode, size):
-    """Read a PNG as an array, checking its mode and (width, height).
+def read_png(path, mode, size=None):
+    """Read a PNG as an array, checking its mode and (width, height) (any
+    size when ``size`` is None).
 
     ``mode`` 'depth16' accepts 16-bit greyscale (ICVL); 'rgb' accepts 8-bit
     RGB (NYU).
@@ -56,7 +57,7 @@ def read_png(path, mode, size):
     try:
         with Image.open(path) as img:
             img.load()
-            if img.size != tuple(size):
+            if size is not None and img.size != tuple(size):
                 raise DataError("%s: image is %dx%d, expected %dx%d"
                                 % (path, img.size[0], img.size[1], size[0],
                                    size[1]))

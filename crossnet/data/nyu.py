@@ -16,7 +16,13 @@ from ..conventions import NYU_EVAL_JOINTS as EVAL_JOINTS
 from .common import (DataError, Frame, missing_files_note, read_png,
                      require_dir, require_file)
 
-__all__ = ["NYUReader", "EVAL_JOINTS", "load_nyu_centres"]
+__all__ = ["NYUReader", "EVAL_JOINTS", "load_nyu_centres", "nyu_rgb_to_depth"]
+
+
+def nyu_rgb_to_depth(rgb):
+    """(H, W, 3) uint8 NYU depth PNG -> (H, W) float32 mm: (G << 8) + B."""
+    rgb = np.asarray(rgb).astype(np.uint16)
+    return ((rgb[..., 1] << 8) + rgb[..., 2]).astype(np.float32)
 
 
 
@@ -100,8 +106,7 @@ class NYUReader(object):
 
     def read_depth(self, i):
         path = os.path.join(self.folder, self.name(i))
-        rgb = read_png(path, "rgb", self.size).astype(np.uint16)
-        return ((rgb[..., 1] << 8) + rgb[..., 2]).astype(np.float32)
+        return nyu_rgb_to_depth(read_png(path, "rgb", self.size))
 
     def frame(self, i):
         uvd = self.uvd[i]

@@ -27,7 +27,8 @@ from ..conventions import UNIT_MM
 
 __all__ = ["PreprocessParams", "CropGeometry", "crop_depth", "normalise_depth",
            "normalise_joints", "denormalise_joints", "hand_centre_com",
-           "preprocess_frame", "UNIT_MM", "BadFrame"]
+           "preprocess_frame", "find_centre", "crop_frame", "UNIT_MM",
+           "BadFrame"]
 
 
 class BadFrame(ValueError):
@@ -201,12 +202,31 @@ def hand_centre_com(depth, camera, cube_mm=250.0, iterations=10,
     return centre
 
 
-def preprocess_frame(depth_mm, xyz, centre, params):
-    """One frame -> dict(depth (S, S) in [-1, 1], pose (J, 3), origin (3,),
-    centre (3,)). ``centre`` is xyz mm (found by the caller)."""
+def find_centre(depth_mm, params, xyz=None, provided=None):
+    """The hand centre (xyz mm) by ``params.centre_method``: 'com' (centre
+    of mass of the nearest blob), 'joints' (mean of ``xyz``) or 'file'
+    (``provided``)."""
+    if params.centre_method == "file":
+        if provided is None:
+            raise BadFrame("no provided hand centre for this frame")
+        return np.asarray(provided, dtype=np.float64)
+    if params.centre_method == "joints":
+        return np.asarray(xyz, dtype=np.float64).mean(axis=0)
+    return hand_centre_com(depth_mm, params.camera, params.cube_mm)
+
+
+def crop_frame(depth_mm, centre, params):
+    """(H, W) depth mm + centre xyz mm -> (crop (S, S) in [-1, 1],
+    CropGeometry): the network's input, as in training."""
     geom = CropGeometry(centre, params.camera, params.cube_mm, params.size)
     crop = crop_depth(np.asarray(depth_mm, dtype=np.float32), geom)
-    depth = normalise_depth(crop, geom.z_front, geom.z_back)
+    return normalise_depth(crop, geom.z_front, geom.z_back), geom
+
+
+def preprocess_frame(depth_mm, xyz, centre, params):
+    """One frame -> dict(depth (S, S) in [-1, 1], pose (J, 3), origin (3,),
+    centre (3,)). ``centre`` is xyz mm (:func:`find_centre`)."""
+    depth, geom = crop_frame(depth_mm, centre, params)
     pose, origin = normalise_joints(xyz, geom.centre, params.root_joint)
     return {"depth": depth, "pose": pose, "origin": origin,
             "centre": geom.centre.astype(np.float64)}

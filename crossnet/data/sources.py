@@ -15,7 +15,7 @@ from ..camera import RELEASE_CAMERAS
 from ..conventions import (CENTRE_METHODS, DATASETS, ROOT_JOINT,
                            TEST_SEED_OFFSET)
 from .common import DataError
-from .preprocess import (BadFrame, PreprocessParams, hand_centre_com,
+from .preprocess import (BadFrame, PreprocessParams, find_centre,
                          preprocess_frame)
 
 __all__ = ["ReaderSource", "open_source", "default_nyu_centre_file",
@@ -71,13 +71,8 @@ class ReaderSource(object):
             if not np.any(frame.depth > 0):
                 raise BadFrame("depth image is all zero")
             check_labels(frame.xyz)
-            if self.params.centre_method == "file":
-                centre = frame.centre
-            elif self.params.centre_method == "joints":
-                centre = frame.xyz.mean(axis=0)
-            else:
-                centre = hand_centre_com(frame.depth, self.params.camera,
-                                         self.params.cube_mm)
+            centre = find_centre(frame.depth, self.params, frame.xyz,
+                                 frame.centre)
             out = preprocess_frame(frame.depth, frame.xyz, centre, self.params)
         except BadFrame as exc:
             raise BadFrame("%s: %s" % (where, exc))
