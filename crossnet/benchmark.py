@@ -110,7 +110,7 @@ def run_benchmark(weights=None, dataset="icvl", batch_size=1, iterations=200,
     per_frame = times / batch_size
     med = float(np.median(per_frame))
     info = backend.describe()
-    macs = posterior_path_macs(size, net.config.num_joints)
+    macs = posterior_path_macs(net)
     out = {
         "fps": 1.0 / med, "ms_per_frame_median": med * 1e3,
         "ms_per_frame_p10": float(np.percentile(per_frame, 10)) * 1e3,

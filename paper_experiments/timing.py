@@ -38,30 +38,34 @@ def torch_posterior(fast, threads):
         import torch.nn.functional as F
     except ImportError:
         return None
+    from crossnet.conventions import UNIT_MM
+    from crossnet.networks.config import POSE_CODE_DIM
     torch.set_num_threads(threads)
-    layers = []
-    for kind, W, b in fast.layers:
-        if kind == "conv":     # true convolution = correlation with W flipped
-            W = np.ascontiguousarray(W[:, :, ::-1, ::-1])
-        layers.append((kind, torch.from_numpy(np.ascontiguousarray(W)),
-                       torch.from_numpy(np.ascontiguousarray(b))))
-    (W1, b1), (W2, b2) = [(torch.from_numpy(W), torch.from_numpy(b))
-                          for W, b in fast.decoder]
+
+    def tensors(steps):        # step.W is a correlation kernel, as torch's
+        return [(s, torch.from_numpy(np.ascontiguousarray(s.W)),
+                 torch.from_numpy(np.ascontiguousarray(s.b))) for s in steps]
+    head, decoder = tensors(fast.steps), tensors(fast.decoder_steps)
     J = fast.num_joints
+
+    def apply(h, step, W, b):
+        if step.kind == "conv":
+            h = F.conv2d(h, W, b, stride=tuple(step.stride),
+                         padding=tuple(step.pad))
+        else:
+            h = h.reshape(h.shape[0], -1) @ W + b
+        return h if step.leak == 1.0 else F.leaky_relu(h, step.leak)
 
     def forward(x_np):
         with torch.inference_mode():
             h = torch.from_numpy(x_np)
-            for kind, W, b in layers:
-                if kind == "conv":
-                    h = F.leaky_relu(F.conv2d(h, W, b, stride=2, padding=2), 0.2)
-                else:
-                    h = h.reshape(h.shape[0], -1) @ W + b
-                    if kind == "dense_lrelu":
-                        h = F.leaky_relu(h, 0.2)
-            hid = F.leaky_relu(h[:, :20] @ W1 + b1, 0.01)
-            rel = (hid @ W2 + b2).reshape(-1, J, 3)
-            return ((rel + h[:, None, 20:]) * 50.0).numpy()
+            for step, W, b in head:
+                h = apply(h, step, W, b)
+            hid = h[:, :POSE_CODE_DIM]
+            for step, W, b in decoder:
+                hid = apply(hid, step, W, b)
+            rel = hid.reshape(-1, J, 3)
+            return ((rel + h[:, None, POSE_CODE_DIM:]) * UNIT_MM).numpy()
     return forward
 
 
@@ -124,7 +128,7 @@ def main(argv=None):
     peak = measure_peak(args.threads)
     results.update(cpu=cpu.get("model_name"), peak_gflops_estimate=peak["gflops"],
                    peak_how=peak["how"])
-    macs = posterior_path_macs(128, 16)
+    macs = posterior_path_macs(net)
     with thread_limit(args.threads):
         fast = FoldedPosterior(net)
         corrmm = FoldedPosterior(net, conv="corrmm")

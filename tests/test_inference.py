@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from crossnet import cli
-from crossnet.inference import FoldedPosterior, fold_bn, posterior_path_macs
+from crossnet.inference import FoldedPosterior, posterior_path_macs
+from crossnet.nn.fold import fold_bn
 from crossnet.networks import CrossingNet
 
 
@@ -57,13 +58,16 @@ def test_fold_bn_formula():
                     ("beta", [1.0, 0.0]), ("mean", [3.0, -1.0])):
         setattr(bn, name, aesara.shared(np.array(v, "f4")))
     W = np.ones((3, 2), "f4")
-    Wf, b = fold_bn(W, bn, axis=1)
+    Wf, b = fold_bn(W, np.array([0.5, 0.0], "f4"), bn, axis=1)
     np.testing.assert_allclose(Wf, [[1, 4]] * 3)
-    np.testing.assert_allclose(b, [1 - 3 * 1, 0 + 1 * 4])
+    np.testing.assert_allclose(b, [0.5 * 1 + 1 - 3 * 1, 0 + 1 * 4])
 
 
-def test_macs_about_55m():
-    assert 54e6 < posterior_path_macs(128, 16) < 56e6
+def test_macs_from_the_layer_graph(net):
+    # 5 convs 6x6, 32 channels: 64^2*32*1*36 + (32^2 + 16^2 + 8^2 + 4^2)*32*32*36
+    convs = 64 ** 2 * 32 * 36 + (32 ** 2 + 16 ** 2 + 8 ** 2 + 4 ** 2) * 32 * 32 * 36
+    dense = 512 * 23 + 23 * 23 + 20 * 40 + 40 * 48
+    assert posterior_path_macs(net) == convs + dense
 
 
 def test_benchmark_command_json(capsys):
