@@ -35,12 +35,16 @@ def crop_size(text):
     return value
 
 
-def positive_float(text):
-    """argparse type: a number > 0."""
+def _number(text):
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a number" % text)
+
+
+def positive_float(text):
+    """argparse type: a number > 0."""
+    value = _number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError("must be > 0, got %s" % text)
     return value
@@ -48,10 +52,7 @@ def positive_float(text):
 
 def fraction(text):
     """argparse type: a number in (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
+    value = _number(text)
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError("must be in (0, 1], got %s" % text)
     return value
