@@ -22,8 +22,11 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
-        # PyTorch CPU peer for paper_experiments/timing.py
-        "bench": ["torch>=2.0"],
+        # peers of paper_experiments/timing.py (PyTorch CPU, ONNX Runtime,
+        # OpenVINO); tested with torch 2.13.0, onnx 1.23.2, onnxruntime
+        # 1.32.0, openvino 2026.4.1 beside numpy 1.26.4
+        "bench": ["torch>=2.0", "onnx>=1.16", "onnxruntime>=1.18",
+                  "openvino>=2024.0"],
     },
     entry_points={"console_scripts": ["crossnet=crossnet.cli:main"]},
 )

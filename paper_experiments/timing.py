@@ -7,7 +7,13 @@ same thread count, alternating between implementations round by round:
 * crossnet-corrmm: the same with aesara's own CorrMM convolution;
 * numpy: the same network in plain numpy (im2col + matmul);
 * torch: the same network in PyTorch (CPU), if installed (`pip install
-  -e .[bench]`; here `pip install torch==2.13.0`).
+  -e .[bench]`; here `pip install torch==2.13.0`);
+* onnxruntime-1t / -Nt: the same network exported to ONNX (built from the
+  same folded steps), ONNX Runtime on 1 and N threads, spinning off;
+* openvino: that ONNX model in OpenVINO, LATENCY hint, f32 precision.
+
+Every peer is built from ``FoldedPosterior.steps`` (:func:`crossnet.nn.fold
+.fold_chain`), never written out by hand.
 
 All outputs are checked against crossnet's unfolded training graph (in units
 of 50 mm, to 1e-4) before timing. Reports fps and ratios crossnet/peer at
@@ -66,6 +72,106 @@ def torch_posterior(fast, threads):
                 hid = apply(hid, step, W, b)
             rel = hid.reshape(-1, J, 3)
             return ((rel + h[:, None, POSE_CODE_DIM:]) * UNIT_MM).numpy()
+    return forward
+
+
+def onnx_posterior(fast):
+    """The folded posterior path as ONNX model bytes (or None without the
+    ``onnx`` package), built from the same steps as crossnet's path."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return None
+    from crossnet.conventions import UNIT_MM
+    from crossnet.networks.config import POSE_CODE_DIM
+    nodes, inits = [], []
+
+    def const(name, value):
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def apply(h, step, k):
+        W, b = const("W%s" % k, step.W), const("b%s" % k, step.b)
+        if step.kind == "conv":
+            pads = list(step.pad) * 2
+            nodes.append(helper.make_node("Conv", [h, W, b], ["c%s" % k],
+                                          strides=list(step.stride), pads=pads))
+        else:
+            nodes.append(helper.make_node("Flatten", [h], ["f%s" % k], axis=1))
+            nodes.append(helper.make_node("Gemm", ["f%s" % k, W, b], ["c%s" % k]))
+        if step.leak == 1.0:
+            return "c%s" % k
+        nodes.append(helper.make_node("LeakyRelu", ["c%s" % k], ["a%s" % k],
+                                      alpha=float(step.leak)))
+        return "a%s" % k
+
+    h = "depth"
+    for i, step in enumerate(fast.steps):
+        h = apply(h, step, i)
+    z = h
+    axes = const("axis1", np.array([1], np.int64))
+    nodes.append(helper.make_node("Slice", [z, const("s0", np.array([0], np.int64)),
+                                            const("s1", np.array([POSE_CODE_DIM], np.int64)),
+                                            axes], ["code"]))
+    nodes.append(helper.make_node("Slice", [z, "s1", const("s2", np.array(
+        [1 << 30], np.int64)), axes], ["root"]))
+    h = "code"
+    for i, step in enumerate(fast.decoder_steps):
+        h = apply(h, step, "d%d" % i)
+    nodes += [
+        helper.make_node("Reshape", [h, const("shape", np.array(
+            [-1, fast.num_joints, 3], np.int64))], ["rel"]),
+        helper.make_node("Unsqueeze", ["root", "axis1"], ["root3"]),
+        helper.make_node("Add", ["rel", "root3"], ["sum"]),
+        helper.make_node("Mul", ["sum", const("unit", np.float32(UNIT_MM))],
+                         ["joints"]),
+    ]
+    S = fast.size
+    graph = helper.make_graph(
+        nodes, "crossnet_posterior_path",
+        [helper.make_tensor_value_info("depth", TensorProto.FLOAT, ["B", 1, S, S])],
+        [helper.make_tensor_value_info("joints", TensorProto.FLOAT,
+                                       ["B", fast.num_joints, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def onnxruntime_posterior(model_bytes, threads):
+    """ONNX Runtime on ``threads`` threads, spinning off (or None)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(model_bytes, opts,
+                                providers=["CPUExecutionProvider"])
+    return lambda x: sess.run(None, {"depth": x})[0]
+
+
+def openvino_posterior(model_bytes, threads, folder):
+    """OpenVINO on the CPU with the LATENCY hint (or None)."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None
+    path = os.path.join(folder, "posterior_path.onnx")
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(model_bytes)
+    compiled = ov.Core().compile_model(path, "CPU", {
+        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads,
+        # f32 like every other peer (on AMX CPUs the default would be bf16)
+        "INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+
+    def forward(x):
+        request.infer({0: x})
+        return request.get_output_tensor(0).data.copy()
     return forward
 
 
@@ -137,6 +243,15 @@ def main(argv=None):
         torch_fn = torch_posterior(fast, args.threads)
         if torch_fn is not None:
             impls["torch"] = torch_fn
+        model = onnx_posterior(fast)
+        if model is not None:
+            for t in sorted({1, args.threads}):
+                fn = onnxruntime_posterior(model, t)
+                if fn is not None:
+                    impls["onnxruntime-%dt" % t] = fn
+            fn = openvino_posterior(model, args.threads, args.out)
+            if fn is not None:
+                impls["openvino"] = fn
         for batch in (1, 64):
             x = np.random.RandomState(batch).uniform(
                 -1, 1, (batch, 1, 128, 128)).astype("float32")
