@@ -237,3 +237,11 @@ def test_train_arguments_are_checked_by_the_parser(tiny_h5, tmp_path, capsys,
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "r")
+
+
+def test_corrupt_config_json_is_named(tiny_h5, tmp_path):
+    run_dir = tmp_path / "r"
+    Trainer(_config(tiny_h5, ("vae",)), str(run_dir), progress=False).close()
+    (run_dir / "config.json").write_text("{not json")
+    with pytest.raises(TrainingError, match=r"config.json: not valid JSON"):
+        Trainer(None, str(run_dir), resume=True, progress=False)

@@ -171,8 +171,10 @@ class Trainer(object):
             if not os.path.isfile(cfg_path):
                 raise TrainingError("%s: no config.json, nothing to resume"
                                     % run_dir)
-            with open(cfg_path) as fh:
-                saved = json.load(fh)
+            try:
+                saved = ckpt.read_run_config(run_dir)
+            except ckpt.CheckpointError as exc:
+                raise TrainingError(str(exc))
             if config is not None and _comparable(config) != _comparable(saved):
                 raise TrainingError(
                     "%s: --resume with other settings than the run's "
