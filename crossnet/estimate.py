@@ -38,7 +38,9 @@ def camera_from_text(text):
 
 class FrameResult(dict):
     """One frame: ``image``, and either ``uvd``/``xyz`` (J, 3), ``centre``
-    (3,) xyz mm and ``crop`` (S, S) with ``crop_px`` (J, 2), or ``error``."""
+    (3,) xyz mm, ``crop`` (S, S) with ``crop_px`` (J, 2) and its
+    ``geometry`` (:class:`~crossnet.data.preprocess.CropGeometry`), or
+    ``error``."""
 
 
 def estimate_files(net, paths, intrinsics, centres_uvd=None, cube_mm=CUBE_MM,
@@ -73,7 +75,7 @@ def estimate_files(net, paths, intrinsics, centres_uvd=None, cube_mm=CUBE_MM,
             res["error"] = "%s: %s" % (path, exc) if path not in str(exc) \
                 else str(exc)
             continue
-        res.update(centre=geom.centre, crop=crop, geometry=geom, camera=camera)
+        res.update(centre=geom.centre, crop=crop, geometry=geom)
         crops.append(crop)
         owners.append(res)
     if crops:
@@ -84,6 +86,6 @@ def estimate_files(net, paths, intrinsics, centres_uvd=None, cube_mm=CUBE_MM,
         for res, joints in zip(owners, rel):
             xyz = joints.astype(np.float64) + res["centre"]
             res["xyz"] = xyz
-            res["uvd"] = res["camera"].xyz_to_uvd(xyz)
+            res["uvd"] = res["geometry"].camera.xyz_to_uvd(xyz)
             res["crop_px"] = res["geometry"].xyz_to_crop(xyz)
     return results

@@ -1,5 +1,4 @@
 """``crossnet estimate``: joints of a user's own depth frames."""
-import json
 import os
 import sys
 
@@ -74,16 +73,14 @@ def run(args):
     load_checkpoint(net, resolve_weights(args.weights))
     results = estimate_files(net, args.images, intrinsics, centres, args.cube)
     done = [r for r in results if "error" not in r]
-    for r in results:
-        if "error" in r:
-            print("crossnet estimate: %s" % r["error"], file=sys.stderr)
     frames = []
     for r in results:
         entry = {"image": r["image"]}
         if "error" in r:
             entry["error"] = r["error"]
-        else:
-            entry.update(line=len([f for f in frames if "line" in f]) + 1,
+            print("crossnet estimate: %s" % r["error"], file=sys.stderr)
+        else:           # line of the frame in the pose files
+            entry.update(line=1 + sum("line" in f for f in frames),
                          uvd=r["uvd"].tolist(), xyz_mm=r["xyz"].tolist(),
                          centre_xyz_mm=r["centre"].tolist())
         frames.append(entry)
@@ -101,11 +98,9 @@ def run(args):
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     if done:
-        ds = args.dataset_config
-        write_pose_file(args.out + "_uvd.txt", np.stack(
-            [benchmark_joints(r["uvd"][None], ds)[0] for r in done]))
-        write_pose_file(args.out + "_xyz.txt", np.stack(
-            [benchmark_joints(r["xyz"][None], ds)[0] for r in done]))
+        for key in ("uvd", "xyz"):
+            write_pose_file("%s_%s.txt" % (args.out, key), benchmark_joints(
+                np.stack([r[key] for r in done]), args.dataset_config))
     atomic_write_json(args.out + ".json", {
         "weights": args.weights, "dataset_config": args.dataset_config,
         "camera_fx_fy_cx_cy": list(intrinsics), "cube_mm": args.cube,

@@ -89,9 +89,10 @@ def write_cache(out_path, source, split, on_bad="skip", block=256,
                 overwrite=False, progress=True):
     """Preprocess every frame of ``source`` into ``out_path``; resumable.
 
-    ``on_bad``: 'skip' counts frames with NaN / empty depth and warns once at
-    the end; 'fail' raises DataError naming the frame (and removes the
-    partial file). Returns a dict with ``frames``, ``skipped``, ``path``,
+    ``on_bad``: 'skip' counts bad frames (NaN / empty depth, NaN or
+    implausible labels) and warns once at the end; 'fail' raises DataError
+    naming the frame and keeps the partial file, which the next run resumes
+    (``overwrite=True`` discards it). Returns a dict with ``frames``, ``skipped``, ``path``,
     ``resumed`` and ``already_complete``. An exclusive lock on
     ``out_path.lock`` makes a second writer of the same file fail at once
     (:class:`crossnet.fileio.LockedError`).
@@ -124,7 +125,7 @@ def _write_cache_locked(out_path, source, split, on_bad, block, overwrite,
                                   "prepare %s" % os.path.basename(out_path),
                                   partial)
         if n == 0:
-            h5.close()
+            _close_quietly(h5)
             os.remove(partial)
             raise DataError("%s: no usable frame (all %d skipped)"
                             % (out_path, skipped))
@@ -134,10 +135,7 @@ def _write_cache_locked(out_path, source, split, on_bad, block, overwrite,
     except BaseException:
         # keep the partial file (frames up to the last full block): after
         # the cause is fixed, re-running resumes it; --overwrite discards it
-        try:
-            h5.close()
-        except Exception:       # a failed write can leave HDF5 unclosable
-            pass
+        _close_quietly(h5)
         raise
     os.replace(partial, out_path)
     if skipped:
@@ -145,6 +143,15 @@ def _write_cache_locked(out_path, source, split, on_bad, block, overwrite,
                       % (out_path, skipped))
     return {"frames": n, "skipped": skipped, "path": out_path,
             "resumed": resumed, "already_complete": False}
+
+
+def _close_quietly(h5):
+    """Close ``h5``, ignoring errors: a failed write can leave HDF5 unable
+    to flush on close, and the caller is already raising the real error."""
+    try:
+        h5.close()
+    except Exception:
+        pass
 
 
 def _open_partial(partial, source, split):
@@ -176,10 +183,7 @@ def _open_partial(partial, source, split):
             warnings.warn("%s: unreadable partial cache (%s); starting again"
                           % (partial, exc))
             if h5 is not None:
-                try:
-                    h5.close()
-                except Exception:
-                    pass
+                _close_quietly(h5)
             os.remove(partial)
     h5 = h5py.File(partial, "w")
     first = _first_good(source)
