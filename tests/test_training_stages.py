@@ -113,3 +113,35 @@ def test_mixing_matrix_rows_are_convex_combinations_of_five():
     M = stages.mixing_matrix(12, np.random.RandomState(0))
     np.testing.assert_allclose(M.sum(axis=1), 1, rtol=1e-6)
     assert ((M > 0).sum(axis=1) == 5).all() and (M >= 0).all()
+
+
+@pytest.mark.parametrize("name", ["gan", "align", "cross", "supervised"])
+def test_first_update_is_the_same_with_aesaras_own_ops(frames, name):
+    """crossnet's convolution and batch-norm Ops change no loss of a stage's
+    first two updates (aesara's CorrMM and elementwise graph as reference;
+    parameters are not compared: Adam's first step is lr * sign(g), which
+    float rounding flips for gradients near zero)."""
+    from crossnet import ops
+    build = getattr(stages, name + "_stage")
+    batch = (_batch(frames) if name != "cross" else
+             {"labelled": _batch(frames), "real": _batch(frames, slice(B, 2 * B))})
+    results = []
+    for use_ops in (True, False):
+        old = ops.use_training_ops
+        ops.use_training_ops = use_ops
+        try:
+            net = CrossingNet("synthetic", SIZE, seed=0)
+            st = build(net)
+        finally:
+            ops.use_training_ops = old
+        kinds = {type(n.op).__name__ for _, fn, _ in st.steps
+                 for n in fn.maker.fgraph.apply_nodes}
+        assert ("Corr6x6S2" in kinds) == use_ops
+        results.append(_run(st, batch, 2))
+    ours, theirs = results
+    # the second update starts from parameters one Adam step apart
+    for step_ours, step_theirs, rtol in zip(ours, theirs, (1e-4, 1e-2)):
+        assert step_ours.keys() == step_theirs.keys()
+        for k in step_ours:
+            np.testing.assert_allclose(step_ours[k], step_theirs[k], rtol=rtol,
+                                       atol=1e-6, err_msg=k)

@@ -1,7 +1,12 @@
 """2-d convolution and transposed convolution (NCHW, batch first).
 
-Both compile to aesara's C ops ``CorrMM`` / ``CorrMM_gradInputs`` on the CPU
-(see :mod:`crossnet.backend` for the repair that makes them work).
+6x6 kernels with stride 2 and pad (crop) 2 on even input sizes, the only
+convolutions of Crossing Nets, use crossnet's direct C Ops
+(:mod:`crossnet.ops.conv_train`: forward, input and weight gradients).
+Every other shape, or every shape when ``crossnet.ops.use_training_ops``
+is False, compiles to aesara's ``CorrMM`` / ``CorrMM_gradInputs`` (see
+:mod:`crossnet.backend` for the repair that makes them work). The choice is
+made when the graph is built.
 
 Orientation: with ``flip_filters=True`` (Lasagne's default) ``Conv2DLayer`` is
 a true convolution (the kernel is flipped relative to cross-correlation).
@@ -13,11 +18,20 @@ conventions of the authors' weights (SPEC section 8).
 from ..backend import at
 from aesara.tensor.nnet import abstract_conv
 
+from .. import ops
+from ..ops.conv_train import (corr6x6s2, corr6x6s2_grad_inputs,
+                              fits_corr6x6s2)
 from . import init, nonlinearities
 from .base import Layer
 
 __all__ = ["Conv2DLayer", "TransposedConv2DLayer", "conv_output_length",
            "conv_input_length"]
+
+
+def _uses_direct(layer, conv_input_shape):
+    return (ops.use_training_ops and layer.W.dtype == "float32"
+            and fits_corr6x6s2(layer.filter_size, layer.stride, layer.pad,
+                               conv_input_shape))
 
 
 def _pair(x, what, label):
@@ -83,6 +97,9 @@ class Conv2DLayer(Layer):
                                self.stride[i], self.pad[i]) for i in (0, 1))
 
     def convolve(self, input):
+        if _uses_direct(self, self.input_shape):
+            W = self.W[:, :, ::-1, ::-1] if self.flip_filters else self.W
+            return corr6x6s2(input, W)
         return at.nnet.conv2d(
             input, self.W, input_shape=self.input_shape,
             filter_shape=self.get_W_shape(), subsample=self.stride,
@@ -126,6 +143,10 @@ class TransposedConv2DLayer(Conv2DLayer):
         if None in out_shape[2:]:
             raise ValueError("%s needs known spatial input sizes, got %s"
                              % (self.label, self.input_shape))
+        if _uses_direct(self, out_shape):
+            # the adjoint of a true convolution (flip_filters=False) with W
+            W = self.W if self.flip_filters else self.W[:, :, ::-1, ::-1]
+            return corr6x6s2_grad_inputs(W, input)
         op = abstract_conv.AbstractConv2d_gradInputs(
             imshp=out_shape, kshp=self.get_W_shape(), subsample=self.stride,
             border_mode=self.pad, filter_flip=not self.flip_filters)

@@ -35,12 +35,9 @@ class Step(namedtuple("Step", "kind W b stride pad leak input_shape "
 
 def slope_of(nonlinearity, where):
     """Negative slope of a (leaky) ReLU or the identity; others raise."""
-    if nonlinearity is None or nonlinearity is nonlinearities.identity:
-        return 1.0
-    if nonlinearity is nonlinearities.relu:
-        return 0.0
-    if isinstance(nonlinearity, nonlinearities.LeakyRectify):
-        return float(nonlinearity.leakiness)
+    leak = nonlinearities.leak_of(nonlinearity)
+    if leak is not None:
+        return leak
     raise ValueError("fold_chain: %s has nonlinearity %r; only identity, "
                      "ReLU and leaky ReLU fold into an affine step"
                      % (where, nonlinearity))

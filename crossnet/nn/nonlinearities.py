@@ -2,7 +2,7 @@
 from ..backend import at
 
 __all__ = ["linear", "identity", "relu", "LeakyRectify", "leaky_rectify",
-           "tanh", "sigmoid"]
+           "tanh", "sigmoid", "leak_of"]
 
 
 def linear(x):
@@ -38,3 +38,15 @@ def tanh(x):
 
 def sigmoid(x):
     return at.sigmoid(x)
+
+
+def leak_of(nonlinearity):
+    """Negative slope of the identity (1.0), ReLU (0.0) or a LeakyRectify;
+    None for any other nonlinearity."""
+    if nonlinearity is None or nonlinearity is identity:
+        return 1.0
+    if nonlinearity is relu:
+        return 0.0
+    if isinstance(nonlinearity, LeakyRectify):
+        return float(nonlinearity.leakiness)
+    return None

@@ -1,5 +1,7 @@
 """Batch normalisation (Ioffe & Szegedy 2015), Lasagne-style."""
 from ..backend import at
+from .. import ops
+from ..ops.batch_norm import batch_norm_act, batch_stats, fits_batch_norm
 from . import init
 from .base import Layer
 
@@ -20,6 +22,11 @@ class BatchNormLayer(Layer):
     ``default_update`` of a clone of each running variable, so no update list
     has to be passed around). ``deterministic=True`` uses the running
     averages. ``inv_std = 1 / sqrt(var + epsilon)``.
+
+    In training mode a float32 (B, C, H, W) input is normalised by
+    crossnet's C Ops (:mod:`crossnet.ops.batch_norm`; a NonlinearityLayer
+    on top folds a (leaky) ReLU into the same pass), unless
+    ``crossnet.ops.use_training_ops`` is False.
     """
 
     def __init__(self, incoming, axes="auto", epsilon=1e-4, alpha=0.1,
@@ -54,9 +61,14 @@ class BatchNormLayer(Layer):
         update_averages = (not deterministic
                            if batch_norm_update_averages is None
                            else batch_norm_update_averages)
-        batch_mean = input.mean(self.axes)
-        batch_inv_std = at.reciprocal(at.sqrt(input.var(self.axes)
-                                              + self.epsilon))
+        fused = (ops.use_training_ops and not use_averages
+                 and fits_batch_norm(input, self.axes))
+        if fused:
+            batch_mean, batch_inv_std = batch_stats(input, self.epsilon)
+        else:
+            batch_mean = input.mean(self.axes)
+            batch_inv_std = at.reciprocal(at.sqrt(input.var(self.axes)
+                                                  + self.epsilon))
         if use_averages:
             mean, inv_std = self.mean, self.inv_std
         else:
@@ -72,6 +84,8 @@ class BatchNormLayer(Layer):
             # put the clones in the graph so that their updates run
             mean = mean + 0 * running_mean
             inv_std = inv_std + 0 * running_inv_std
+        if fused:
+            return batch_norm_act(input, mean, inv_std, self.gamma, self.beta)
         pattern = []
         k = 0
         for axis in range(input.ndim):

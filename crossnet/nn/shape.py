@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..backend import at
+from ..ops.batch_norm import BatchNormAct
 from . import nonlinearities
 from .base import Layer, MergeLayer
 
@@ -86,11 +87,20 @@ class ConcatLayer(MergeLayer):
 
 
 class NonlinearityLayer(Layer):
-    """Apply ``nonlinearity`` elementwise."""
+    """Apply ``nonlinearity`` elementwise.
+
+    On the output of a training-mode batch norm Op
+    (:class:`crossnet.ops.batch_norm.BatchNormAct`, linear) a (leaky) ReLU
+    becomes that Op's slope: the same values in one pass instead of two."""
 
     def __init__(self, incoming, nonlinearity=nonlinearities.relu, name=None):
         super().__init__(incoming, name)
         self.nonlinearity = nonlinearity or nonlinearities.identity
 
     def get_output_for(self, input, **kwargs):
+        owner = input.owner
+        leak = nonlinearities.leak_of(self.nonlinearity)
+        if (leak is not None and owner is not None
+                and isinstance(owner.op, BatchNormAct) and owner.op.leak == 1.0):
+            return BatchNormAct(leak)(*owner.inputs)
         return self.nonlinearity(input)

@@ -1,0 +1,123 @@
+/* Batch normalisation over (batch, rows, columns) of (B, C, H, W) float32,
+ * with the (leaky) ReLU after it, forward and backward.
+ * Used by crossnet/ops/batch_norm.py (read at import, compiled by aesara).
+ *
+ *   stats:     mean[c] = sum x / N,  inv_std[c] = 1 / sqrt(sum (x - mean)^2 / N + eps)
+ *   act:       y = z > 0 ? z : leak z,  z = (x - mean[c]) gamma[c] inv_std[c] + beta[c]
+ *   act grad:  g' = gy (z > 0 ? 1 : leak);  dx = g' gamma inv_std,
+ *              dmean = -gamma inv_std sum g',  dinv_std = gamma sum g' (x - mean),
+ *              dgamma = inv_std sum g' (x - mean),  dbeta = sum g'
+ *   stats grad: dx = gmean / N - ginv_std inv_std^3 (x - mean) / N
+ * with N = B H W. Sums are over one channel, in double, in a fixed order,
+ * one channel per OpenMP iteration: the results do not depend on the number
+ * of threads. Elementwise passes run in parallel over (image, channel) planes.
+ */
+#ifndef CROSSNET_BATCH_NORM
+#define CROSSNET_BATCH_NORM
+#include <math.h>
+
+static void cnb_stats(const float* x, int B, int C, long P, double eps,
+                      float* mean, float* inv_std) {
+    const double N = (double)B * P;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; ++c) {
+        double s = 0.0;
+        for (int n = 0; n < B; ++n) {
+            const float* p = x + ((size_t)n * C + c) * P;
+            float part = 0.0f;      /* one plane in float, then double */
+            double sp = 0.0;
+            for (long i = 0; i < P; ++i) {
+                part += p[i];
+                if ((i & 255) == 255) { sp += part; part = 0.0f; }
+            }
+            s += sp + part;
+        }
+        const double m = s / N;
+        double v = 0.0;
+        for (int n = 0; n < B; ++n) {
+            const float* p = x + ((size_t)n * C + c) * P;
+            const float mf = (float)m;
+            float part = 0.0f;
+            double vp = 0.0;
+            for (long i = 0; i < P; ++i) {
+                const float d = p[i] - mf;
+                part += d * d;
+                if ((i & 255) == 255) { vp += part; part = 0.0f; }
+            }
+            v += vp + part;
+        }
+        mean[c] = (float)m;
+        inv_std[c] = (float)(1.0 / sqrt(v / N + eps));
+    }
+}
+
+static void cnb_act(const float* x, int B, int C, long P, const float* mean,
+                    const float* inv_std, const float* gamma, const float* beta,
+                    float leak, float* y) {
+    #pragma omp parallel for schedule(static)
+    for (long pl = 0; pl < (long)B * C; ++pl) {
+        const int c = pl % C;
+        const float s = gamma[c] * inv_std[c], m = mean[c], b = beta[c];
+        const float* p = x + (size_t)pl * P;
+        float* q = y + (size_t)pl * P;
+        #pragma omp simd
+        for (long i = 0; i < P; ++i) {
+            const float z = (p[i] - m) * s + b;
+            q[i] = z > 0.0f ? z : leak * z;
+        }
+    }
+}
+
+/* out: dx (B, C, P), and per channel dmean, dinv_std, dgamma, dbeta */
+static void cnb_act_grad(const float* x, const float* gy, int B, int C, long P,
+                         const float* mean, const float* inv_std,
+                         const float* gamma, const float* beta, float leak,
+                         float* dx, float* dmean, float* dinv_std,
+                         float* dgamma, float* dbeta) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; ++c) {
+        const float s = gamma[c] * inv_std[c], m = mean[c], b = beta[c];
+        double sg = 0.0, sgx = 0.0;
+        for (int n = 0; n < B; ++n) {
+            const size_t off = ((size_t)n * C + c) * P;
+            const float* p = x + off;
+            const float* g = gy + off;
+            float* d = dx + off;
+            float pg = 0.0f, pgx = 0.0f;
+            for (long i = 0; i < P; ++i) {
+                const float xc = p[i] - m;
+                const float z = xc * s + b;
+                const float gp = z > 0.0f ? g[i] : leak * g[i];
+                d[i] = gp * s;
+                pg += gp;
+                pgx += gp * xc;
+                if ((i & 255) == 255) { sg += pg; sgx += pgx; pg = pgx = 0.0f; }
+            }
+            sg += pg;
+            sgx += pgx;
+        }
+        dmean[c] = (float)(-(double)s * sg);
+        dinv_std[c] = (float)((double)gamma[c] * sgx);
+        dgamma[c] = (float)((double)inv_std[c] * sgx);
+        dbeta[c] = (float)sg;
+    }
+}
+
+static void cnb_stats_grad(const float* x, int B, int C, long P,
+                           const float* mean, const float* inv_std,
+                           const float* gmean, const float* ginv_std, float* dx) {
+    const float invN = (float)(1.0 / ((double)B * P));
+    #pragma omp parallel for schedule(static)
+    for (long pl = 0; pl < (long)B * C; ++pl) {
+        const int c = pl % C;
+        const float is = inv_std[c];
+        const float a = gmean[c] * invN;
+        const float k = -ginv_std[c] * is * is * is * invN;
+        const float m = mean[c];
+        const float* p = x + (size_t)pl * P;
+        float* d = dx + (size_t)pl * P;
+        #pragma omp simd
+        for (long i = 0; i < P; ++i) d[i] = a + k * (p[i] - m);
+    }
+}
+#endif

@@ -1,0 +1,376 @@
+/* Direct 6x6 / stride-2 / pad-2 cross-correlation for training: forward,
+ * gradient with respect to the input, gradient with respect to the weights.
+ * Used by crossnet/ops/conv_train.py (read at import, compiled by aesara).
+ *
+ * Shapes (all float32, C order, NCHW at the interface):
+ *   x  (B, C, H, W), H and W even          w  (F, C, 6, 6) correlation kernel
+ *   y  (B, F, H/2, W/2):  y[n,f,i,j] = sum_{c,kh,kw} xpad[n,c,2i+kh,2j+kw] w[f,c,kh,kw]
+ * with xpad = x with a zero border of 2.  The input gradient is the adjoint
+ * (a transposed convolution), the weight gradient the correlation of xpad
+ * with dy.
+ *
+ * Inside a call the data is repacked channels-last with its zero border, so
+ * that the 6 C inputs under one kernel row (or the 3 F inputs under one row
+ * of an input-gradient sub-kernel) are contiguous, and the kernel so that
+ * the output channels of one tap are one contiguous vector.  A tile of T
+ * output pixels x (16 NV) channels is accumulated in T NV registers of 16
+ * floats (GCC vector extensions: one AVX-512 register, two AVX or four SSE
+ * registers), each input value broadcast once per tile.
+ *
+ * The input gradient splits into four stride-1 3x3 correlations of the
+ * padded dy, one per parity (pi, pj) of the output pixel:
+ *   dx[2a+pi, 2b+pj] = sum_{r,s<3} sum_f dyp[a+r, b+s, f] w[f, c, pi+4-2r, pj+4-2s]
+ * with dyp = dy with a zero border of 1.  With fewer than 16 input channels
+ * (the first layer of the discriminator, the last of the generator) it is
+ * vectorised over pixels instead of channels.
+ *
+ * The weight gradient sums over images in fixed chunks, then over chunks in
+ * order, so its result does not depend on the number of threads.
+ *
+ * ISA: the tile sizes follow the vector registers the compiler targets
+ * (AVX-512: 32 registers; otherwise the 16 of AVX or SSE); the arithmetic is
+ * the same on every path (up to the rounding of fused multiply-adds).
+ */
+#ifndef CROSSNET_CONV6X6S2_TRAIN
+#define CROSSNET_CONV6X6S2_TRAIN
+#include <stdlib.h>
+#include <string.h>
+
+typedef float cnt_v16 __attribute__((vector_size(64), aligned(64)));
+typedef float cnt_v16u __attribute__((vector_size(64), aligned(4)));
+
+#ifdef __AVX512F__
+#define CNT_TMAX 12     /* pixels per tile with 2 vectors of channels */
+#define CNT_JMAX 12     /* weight-gradient inputs per block */
+#else
+#define CNT_TMAX 3
+#define CNT_JMAX 3
+#endif
+
+/* ---- workspace (grow-only buffers owned by one aesara Apply node) ---- */
+typedef struct { float* p[3]; size_t n[3]; } cnt_ws;
+
+static void cnt_ws_init(cnt_ws* ws) { memset(ws, 0, sizeof(*ws)); }
+
+static void cnt_ws_free(cnt_ws* ws) {
+    for (int i = 0; i < 3; ++i) { free(ws->p[i]); ws->p[i] = NULL; ws->n[i] = 0; }
+}
+
+/* buffer i with room for n floats (+ 64 of slack for vector over-reads) */
+static float* cnt_ws_get(cnt_ws* ws, int i, size_t n) {
+    n += 64;
+    if (ws->n[i] < n) {
+        free(ws->p[i]);
+        if (posix_memalign((void**)&ws->p[i], 64, sizeof(float) * n) != 0)
+            ws->p[i] = NULL;
+        ws->n[i] = ws->p[i] ? n : 0;
+    }
+    return ws->p[i];
+}
+
+/* ---- packing ---------------------------------------------------------- */
+
+/* (B, C, H, W) -> (B, H + 2p, W + 2p, C) with a zero border of p. */
+static void cnt_pack_nhwc(const float* x, int B, int C, int H, int W, int p,
+                          float* out) {
+    const int Hp = H + 2 * p, Wp = W + 2 * p;
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)B * Hp; ++r) {
+        const int n = r / Hp, i = r % Hp - p;
+        float* d = out + (size_t)r * Wp * C;
+        if (i < 0 || i >= H) { memset(d, 0, sizeof(float) * Wp * C); continue; }
+        memset(d, 0, sizeof(float) * p * C);
+        memset(d + (size_t)(W + p) * C, 0, sizeof(float) * p * C);
+        d += (size_t)p * C;
+        for (int c = 0; c < C; ++c) {
+            const float* s = x + (((size_t)n * C + c) * H + i) * W;
+            for (int j = 0; j < W; ++j) d[(size_t)j * C + c] = s[j];
+        }
+    }
+}
+
+/* (B, C, H, W) -> (B, C, H + 2, W + 2) with a zero border of 1. */
+static void cnt_pack_nchw_pad1(const float* x, int B, int C, int H, int W,
+                               float* out) {
+    const int Hq = H + 2, Wq = W + 2;
+    #pragma omp parallel for schedule(static)
+    for (long pl = 0; pl < (long)B * C; ++pl) {
+        float* d = out + (size_t)pl * Hq * Wq;
+        const float* s = x + (size_t)pl * H * W;
+        memset(d, 0, sizeof(float) * Wq);
+        for (int i = 0; i < H; ++i) {
+            float* row = d + (size_t)(i + 1) * Wq;
+            row[0] = 0.0f;
+            memcpy(row + 1, s + (size_t)i * W, sizeof(float) * W);
+            row[W + 1] = 0.0f;
+        }
+        memset(d + (size_t)(H + 1) * Wq, 0, sizeof(float) * Wq);
+    }
+}
+
+static int cnt_round16(int n) { return (n + 15) / 16 * 16; }
+
+/* ---- the tile: T pixels x NV vectors of 16 output channels -------------
+   acc[t][v] = sum_{r<R} sum_{j<L} x[r xs_row + t ps + j] w[(r L + j) ws + 16 v]
+   then out[(16 v + k) o_cs + t o_ps] = acc[t][v][k] for 16 v + k < nc. */
+#define CNT_DEFINE_TILE(T, NV)                                                 \
+static inline void cnt_tile_##T##_##NV(const float* x, long xs_row, int R,    \
+        int L, long ps, const float* w, long ws, float* out, long o_ps,        \
+        long o_cs, int nc) {                                                   \
+    cnt_v16 acc[T][NV];                                                        \
+    _Pragma("GCC unroll 32")                                                  \
+    for (int t = 0; t < T; ++t)                                                \
+        for (int v = 0; v < NV; ++v) acc[t][v] = (cnt_v16){0};                 \
+    for (int r = 0; r < R; ++r) {                                              \
+        const float* xr = x + r * xs_row;                                      \
+        const float* wr = w + (long)r * L * ws;                                \
+        for (int j = 0; j < L; ++j) {                                          \
+            cnt_v16 wv[NV];                                                    \
+            for (int v = 0; v < NV; ++v)                                       \
+                wv[v] = *(const cnt_v16u*)(wr + j * ws + 16 * v);              \
+            _Pragma("GCC unroll 32")                                          \
+            for (int t = 0; t < T; ++t) {                                      \
+                const float xv = xr[t * ps + j];                               \
+                for (int v = 0; v < NV; ++v) acc[t][v] += wv[v] * xv;          \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    for (int t = 0; t < T; ++t)                                                \
+        for (int v = 0; v < NV; ++v) {                                         \
+            const int kmax = nc - 16 * v < 16 ? nc - 16 * v : 16;              \
+            float* o = out + (16 * v) * o_cs + t * o_ps;                       \
+            for (int k = 0; k < kmax; ++k) o[k * o_cs] = acc[t][v][k];         \
+        }                                                                      \
+}
+CNT_DEFINE_TILE(12, 2)
+CNT_DEFINE_TILE(8, 2)
+CNT_DEFINE_TILE(4, 2)
+CNT_DEFINE_TILE(3, 2)
+CNT_DEFINE_TILE(2, 2)
+CNT_DEFINE_TILE(1, 2)
+CNT_DEFINE_TILE(12, 1)
+CNT_DEFINE_TILE(8, 1)
+CNT_DEFINE_TILE(4, 1)
+CNT_DEFINE_TILE(3, 1)
+CNT_DEFINE_TILE(2, 1)
+CNT_DEFINE_TILE(1, 1)
+
+/* One row of npix output pixels, all nout (of wsz packed) channels. */
+static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
+                    int npix, const float* w, int wsz, int nout, float* out,
+                    long o_ps, long o_cs) {
+    for (int cb = 0; cb < nout; cb += 32) {
+        const int nv = wsz - cb >= 32 ? 2 : 1;
+        const int nc = nout - cb < 16 * nv ? nout - cb : 16 * nv;
+        int p = 0;
+        while (p < npix) {
+            const int left = npix - p;
+            const int T = left >= CNT_TMAX ? CNT_TMAX : left >= 8 ? 8
+                        : left >= 4 ? 4 : left >= 3 ? 3 : left >= 2 ? 2 : 1;
+            const float* xp = x + p * ps;
+            const float* wp = w + cb;
+            float* o = out + (long)cb * o_cs + p * o_ps;
+#define CNT_CALL(TT) \
+    if (nv == 2) cnt_tile_##TT##_2(xp, xs_row, R, L, ps, wp, wsz, o, o_ps, o_cs, nc); \
+    else cnt_tile_##TT##_1(xp, xs_row, R, L, ps, wp, wsz, o, o_ps, o_cs, nc); break;
+            switch (T) {
+            case 12: CNT_CALL(12)
+            case 8: CNT_CALL(8)
+            case 4: CNT_CALL(4)
+            case 3: CNT_CALL(3)
+            case 2: CNT_CALL(2)
+            default: CNT_CALL(1)
+            }
+#undef CNT_CALL
+            p += T;
+        }
+    }
+}
+
+/* ---- forward ----------------------------------------------------------
+   ws buffers: 0 padded channels-last x, 1 packed kernel. 0 on success. */
+static int cnt_forward(const float* x, int B, int C, int H, int W,
+                       const float* w, int F, float* y, cnt_ws* ws) {
+    const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
+    const int Fp = cnt_round16(F);
+    float* xp = cnt_ws_get(ws, 0, (size_t)B * Hp * Wp * C);
+    float* wp = cnt_ws_get(ws, 1, (size_t)36 * C * Fp);
+    if (!xp || !wp) return -1;
+    cnt_pack_nhwc(x, B, C, H, W, 2, xp);
+    /* wp[(kh 6 + kw) C + c][f] = w[f][c][kh][kw] */
+    memset(wp, 0, sizeof(float) * 36 * C * Fp);
+    for (int f = 0; f < F; ++f)
+        for (int c = 0; c < C; ++c)
+            for (int k = 0; k < 36; ++k)
+                wp[((size_t)k * C + c) * Fp + f] = w[((size_t)f * C + c) * 36 + k];
+    const long rows = (long)B * Ho;
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < rows; ++r) {
+        const int n = r / Ho, oh = r % Ho;
+        cnt_row(xp + ((size_t)n * Hp + 2 * oh) * Wp * C, (long)Wp * C, 6, 6 * C,
+                2 * C, Wo, wp, Fp, F, y + ((size_t)n * F * Ho + oh) * Wo, 1,
+                (long)Ho * Wo);
+    }
+    return 0;
+}
+
+/* ---- input gradient ---------------------------------------------------
+   dy (B, F, Ho, Wo), w (F, C, 6, 6) -> dx (B, C, 2 Ho, 2 Wo).
+   ws buffers: 0 padded dy, 1 the four parity sub-kernels. */
+static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
+                          const float* w, int C, float* dx, cnt_ws* ws) {
+    const int H = 2 * Ho, W = 2 * Wo, Hq = Ho + 2, Wq = Wo + 2;
+    if (C >= 16) {
+        const int Cp = cnt_round16(C);
+        float* dyp = cnt_ws_get(ws, 0, (size_t)B * Hq * Wq * F);
+        float* kp = cnt_ws_get(ws, 1, (size_t)4 * 9 * F * Cp);
+        if (!dyp || !kp) return -1;
+        cnt_pack_nhwc(dy, B, F, Ho, Wo, 1, dyp);
+        /* kp[pi][pj][r][s][f][c] = w[f][c][pi + 4 - 2r][pj + 4 - 2s] */
+        memset(kp, 0, sizeof(float) * 36 * F * Cp);
+        for (int pi = 0; pi < 2; ++pi) for (int pj = 0; pj < 2; ++pj)
+            for (int r = 0; r < 3; ++r) for (int s = 0; s < 3; ++s)
+                for (int f = 0; f < F; ++f) for (int c = 0; c < C; ++c)
+                    kp[((((size_t)(pi * 2 + pj) * 3 + r) * 3 + s) * F + f) * Cp + c] =
+                        w[(((size_t)f * C + c) * 6 + pi + 4 - 2 * r) * 6 + pj + 4 - 2 * s];
+        const long rows = (long)B * Ho * 2;
+        #pragma omp parallel for schedule(static)
+        for (long q = 0; q < rows; ++q) {
+            const int n = q / (2 * Ho), a = (q / 2) % Ho, pi = q % 2;
+            for (int pj = 0; pj < 2; ++pj)
+                cnt_row(dyp + ((size_t)n * Hq + a) * Wq * F, (long)Wq * F, 3, 3 * F,
+                        F, Wo, kp + (size_t)(pi * 2 + pj) * 9 * F * Cp, Cp, C,
+                        dx + ((size_t)n * C * H + 2 * a + pi) * W + pj, 2,
+                        (long)H * W);
+        }
+        return 0;
+    }
+    /* few input channels: vectorise over 64 pixels of a row */
+    float* dyq = cnt_ws_get(ws, 0, (size_t)B * F * Hq * Wq);
+    if (!dyq) return -1;
+    cnt_pack_nchw_pad1(dy, B, F, Ho, Wo, dyq);
+    const long rows = (long)B * Ho * 2;
+    #pragma omp parallel for schedule(static)
+    for (long q = 0; q < rows; ++q) {
+        const int n = q / (2 * Ho), a = (q / 2) % Ho, pi = q % 2;
+        for (int pj = 0; pj < 2; ++pj)
+            for (int c = 0; c < C; ++c)
+                for (int b0 = 0; b0 < Wo; b0 += 64) {
+                    cnt_v16 acc[4] = {{0}, {0}, {0}, {0}};
+                    for (int f = 0; f < F; ++f)
+                        for (int r = 0; r < 3; ++r) {
+                            const float* src = dyq + (((size_t)n * F + f) * Hq + a + r) * Wq + b0;
+                            const float* wk = w + (((size_t)f * C + c) * 6 + pi + 4 - 2 * r) * 6 + pj + 4;
+                            for (int s = 0; s < 3; ++s) {
+                                const float k = wk[-2 * s];
+                                for (int v = 0; v < 4; ++v)
+                                    acc[v] += *(const cnt_v16u*)(src + s + 16 * v) * k;
+                            }
+                        }
+                    float* o = dx + (((size_t)n * C + c) * H + 2 * a + pi) * W + pj;
+                    const int bmax = Wo - b0 < 64 ? Wo - b0 : 64;
+                    for (int b = 0; b < bmax; ++b) o[2 * (b0 + b)] = acc[b / 16][b % 16];
+                }
+    }
+    return 0;
+}
+
+/* ---- weight gradient --------------------------------------------------
+   x (B, C, H, W), dy (B, F, H/2, W/2) -> dw (F, C, 6, 6).
+   ws buffers: 0 padded channels-last x, 1 channels-last dy (F padded to a
+   multiple of 16), 2 one partial sum per chunk of images. */
+#define CNT_DEFINE_WGRAD(J, NV)                                                \
+static inline void cnt_wgrad_##J##_##NV(const float* xr0, long xs_row,        \
+        long xs_pix, const float* dr0, long ds_row, int Ho, int Wo, int Fp,    \
+        float* acc_out) {                                                      \
+    cnt_v16 acc[J][NV];                                                        \
+    _Pragma("GCC unroll 32")                                                  \
+    for (int j = 0; j < J; ++j)                                                \
+        for (int v = 0; v < NV; ++v)                                           \
+            acc[j][v] = *(const cnt_v16u*)(acc_out + (long)j * Fp + 16 * v);   \
+    for (int oh = 0; oh < Ho; ++oh) {                                          \
+        const float* xr = xr0 + oh * 2 * xs_row;                               \
+        const float* dr = dr0 + oh * ds_row;                                   \
+        for (int ow = 0; ow < Wo; ++ow) {                                      \
+            cnt_v16 d[NV];                                                     \
+            for (int v = 0; v < NV; ++v)                                       \
+                d[v] = *(const cnt_v16u*)(dr + (long)ow * Fp + 16 * v);        \
+            _Pragma("GCC unroll 32")                                          \
+            for (int j = 0; j < J; ++j) {                                      \
+                const float xv = xr[ow * xs_pix + j];                          \
+                for (int v = 0; v < NV; ++v) acc[j][v] += d[v] * xv;           \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    for (int j = 0; j < J; ++j)                                                \
+        for (int v = 0; v < NV; ++v)                                           \
+            *(cnt_v16u*)(acc_out + (long)j * Fp + 16 * v) = acc[j][v];         \
+}
+CNT_DEFINE_WGRAD(12, 2)
+CNT_DEFINE_WGRAD(6, 2)
+CNT_DEFINE_WGRAD(3, 2)
+CNT_DEFINE_WGRAD(12, 1)
+CNT_DEFINE_WGRAD(6, 1)
+CNT_DEFINE_WGRAD(3, 1)
+
+#define CNT_MAX_CHUNKS 16
+
+static int cnt_grad_weights(const float* x, int B, int C, int H, int W,
+                            const float* dy, int F, float* dw, cnt_ws* ws) {
+    const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
+    const int Fp = cnt_round16(F);
+    const int L = 6 * C;                      /* inputs under a kernel row */
+    const int J = (L % CNT_JMAX == 0) ? CNT_JMAX : (L % 6 == 0 && CNT_JMAX > 6) ? 6 : 3;
+    const int nchunks = B < CNT_MAX_CHUNKS ? (B > 0 ? B : 1) : CNT_MAX_CHUNKS;
+    const int per = (B + nchunks - 1) / nchunks;
+    const size_t K = (size_t)6 * L * Fp;      /* one partial sum */
+    float* xp = cnt_ws_get(ws, 0, (size_t)B * Hp * Wp * C);
+    float* dyc = cnt_ws_get(ws, 1, (size_t)B * Ho * Wo * Fp);
+    float* part = cnt_ws_get(ws, 2, K * nchunks);
+    if (!xp || !dyc || !part) return -1;
+    cnt_pack_nhwc(x, B, C, H, W, 2, xp);
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)B * Ho; ++r) {     /* dy channels-last */
+        const int n = r / Ho, oh = r % Ho;
+        float* d = dyc + (size_t)r * Wo * Fp;
+        for (int ow = 0; ow < Wo; ++ow) {
+            for (int f = 0; f < F; ++f)
+                d[(size_t)ow * Fp + f] = dy[(((size_t)n * F + f) * Ho + oh) * Wo + ow];
+            for (int f = F; f < Fp; ++f) d[(size_t)ow * Fp + f] = 0.0f;
+        }
+    }
+    /* part[chunk][kh][j][f], j = kw C + c */
+    #pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < nchunks; ++ch) {
+        float* acc = part + (size_t)ch * K;
+        memset(acc, 0, sizeof(float) * K);
+        const int n1 = (ch + 1) * per < B ? (ch + 1) * per : B;
+        for (int n = ch * per; n < n1; ++n)
+            for (int kh = 0; kh < 6; ++kh)
+                for (int jb = 0; jb < L; jb += J)
+                    for (int fb = 0; fb < Fp; fb += 32) {
+                        const float* xr0 = xp + ((size_t)n * Hp + kh) * Wp * C + jb;
+                        const float* dr0 = dyc + (size_t)n * Ho * Wo * Fp + fb;
+                        float* a = acc + ((size_t)kh * L + jb) * Fp + fb;
+                        const int nv = Fp - fb >= 32 ? 2 : 1;
+#define CNT_WCALL(JJ) \
+    if (nv == 2) cnt_wgrad_##JJ##_2(xr0, (long)Wp * C, 2 * C, dr0, (long)Wo * Fp, Ho, Wo, Fp, a); \
+    else cnt_wgrad_##JJ##_1(xr0, (long)Wp * C, 2 * C, dr0, (long)Wo * Fp, Ho, Wo, Fp, a);
+                        if (J == 12) { CNT_WCALL(12) }
+                        else if (J == 6) { CNT_WCALL(6) }
+                        else { CNT_WCALL(3) }
+#undef CNT_WCALL
+                    }
+    }
+    /* dw[f][c][kh][kw] = sum over chunks, in order */
+    #pragma omp parallel for schedule(static)
+    for (long e = 0; e < (long)F * C * 36; ++e) {
+        const int f = e / (C * 36), c = (e / 36) % C, kh = (e % 36) / 6, kw = e % 6;
+        const size_t at = ((size_t)kh * L + kw * C + c) * Fp + f;
+        float s = 0.0f;
+        for (int ch = 0; ch < nchunks; ++ch) s += part[(size_t)ch * K + at];
+        dw[e] = s;
+    }
+    return 0;
+}
+#endif

@@ -1,0 +1,350 @@
+"""Training-mode batch norm over (batch, rows, columns) + (leaky) ReLU.
+
+aesara runs batch norm in training mode as a dozen single-threaded
+elementwise and reduction passes. These Ops do it in a few OpenMP passes,
+with C code in ``crossnet/csrc/batch_norm.c``:
+
+* :class:`BatchStats` ``x -> (mean, inv_std)``: x (B, C, H, W), per-channel
+  mean and ``1 / sqrt(var + epsilon)`` (biased variance), float32 (C,);
+* :class:`BatchNormAct` ``(x, mean, inv_std, gamma, beta) -> y``:
+  ``y = act((x - mean) * gamma * inv_std + beta)`` with ``act`` a leaky ReLU
+  of slope ``leak`` (1.0: none, 0.0: ReLU);
+* their gradients :class:`BatchNormActGrad` and :class:`BatchStatsGrad`
+  (first order only: no stage differentiates twice through batch norm).
+
+Splitting the statistics from the normalisation lets the running averages
+(:class:`crossnet.nn.BatchNormLayer`) use the same ``mean``/``inv_std``
+while a following NonlinearityLayer replaces the linear ``BatchNormAct`` by
+one with its slope (one pass instead of two). Sums run in double, one
+channel at a time in a fixed order, so results do not depend on the number
+of threads.
+"""
+import zlib
+
+import numpy as np
+
+from ..backend import at
+from aesara.graph.basic import Apply
+from aesara.gradient import DisconnectedType
+from aesara.link.c.op import OpenMPOp
+
+from ..csrc import read_source
+
+__all__ = ["BatchStats", "BatchNormAct", "BatchNormActGrad", "BatchStatsGrad",
+           "batch_stats", "batch_norm_act", "fits_batch_norm"]
+
+_SOURCE = "batch_norm.c"
+
+
+def fits_batch_norm(input, axes):
+    """True when these Ops apply: a float32 4-d input normalised over
+    (0, 2, 3)."""
+    return input.ndim == 4 and tuple(axes) == (0, 2, 3) and input.dtype == "float32"
+
+
+def _vector():
+    return at.TensorType("float32", shape=(None,))()
+
+
+def _tensor4():
+    return at.TensorType("float32", shape=(None,) * 4)()
+
+
+class _BatchNormOp(OpenMPOp):
+    """C plumbing shared by the four Ops."""
+
+    def __init__(self, openmp=True):
+        super().__init__(openmp=openmp)
+
+    def _as(self, *variables):
+        variables = [at.as_tensor_variable(v) for v in variables]
+        if any(v.dtype != "float32" for v in variables):
+            raise TypeError("%s is float32 only" % type(self).__name__)
+        return variables
+
+    def c_headers(self, **kwargs):
+        return ["<math.h>", "<string.h>"] + super().c_headers(**kwargs)
+
+    def c_compile_args(self, **kwargs):
+        return list(super().c_compile_args(**kwargs)) + ["-O3"]
+
+    def c_code_cache_version(self):
+        return (1, self.openmp, zlib.crc32(read_source(_SOURCE).encode()))
+
+    def c_support_code(self, **kwargs):
+        return read_source(_SOURCE)
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        ins = "\n".join("PyArrayObject* in%d = PyArray_GETCONTIGUOUS(%s);"
+                        % (i, v) for i, v in enumerate(inputs))
+        free = " ".join("Py_XDECREF(in%d);" % i for i in range(len(inputs)))
+        allocs = []
+        for i, out in enumerate(outputs):
+            like = self._output_like(i)
+            allocs.append(_ALLOC % dict(out=out, like="in%d" % like))
+        return _C_FRAME % dict(
+            ins=ins, free=free, allocs="\n".join(allocs), fail=sub["fail"],
+            op=type(self).__name__, checks=self._checks(len(inputs)),
+            call=self._call(outputs))
+
+    def _checks(self, n_inputs):
+        """C condition, true when the input shapes are wrong: in0 is 4-d
+        (B, C, H, W), the others (C,) or 4-d like in0."""
+        conds = ["PyArray_NDIM(in0) != 4"]
+        for i in range(1, n_inputs):
+            conds.append("(PyArray_NDIM(in%d) == 1 ? PyArray_DIMS(in%d)[0] != C "
+                         ": !PyArray_SAMESHAPE(in%d, in0))" % (i, i, i))
+        return " || ".join(conds)
+
+
+_C_FRAME = r"""
+{
+%(ins)s
+int ok = 1;
+const int B = PyArray_NDIM(in0) == 4 ? PyArray_DIMS(in0)[0] : 0;
+const int C = PyArray_NDIM(in0) == 4 ? PyArray_DIMS(in0)[1] : 0;
+const long P = PyArray_NDIM(in0) == 4 ? (long)PyArray_DIMS(in0)[2] * PyArray_DIMS(in0)[3] : 0;
+if (%(checks)s) {
+    PyErr_Format(PyExc_ValueError, "%(op)s: inputs must be x (B, C, H, W) and "
+                 "per-channel vectors (C,) or arrays shaped like x; x is %%d-d "
+                 "with %%d channels", PyArray_NDIM(in0), C);
+    ok = 0;
+}
+if (ok && (long)B * P == 0) {
+    PyErr_Format(PyExc_ValueError, "%(op)s: batch norm of an empty batch");
+    ok = 0;
+}
+if (ok) {
+%(allocs)s
+}
+if (ok) {
+%(call)s
+}
+%(free)s
+if (!ok) { %(fail)s }
+}
+"""
+
+_ALLOC = r"""
+    {
+        PyArrayObject* like = %(like)s;
+        if (!%(out)s || !PyArray_SAMESHAPE(%(out)s, like)
+                || !PyArray_IS_C_CONTIGUOUS(%(out)s)) {
+            Py_XDECREF(%(out)s);
+            %(out)s = (PyArrayObject*)PyArray_EMPTY(PyArray_NDIM(like),
+                PyArray_DIMS(like), NPY_FLOAT32, 0);
+            if (!%(out)s) ok = 0;
+        }
+    }
+"""
+
+
+def _f(v):
+    return "(const float*)PyArray_DATA(%s)" % v
+
+
+def _o(v):
+    return "(float*)PyArray_DATA(%s)" % v
+
+
+def _np_stats(x, epsilon):
+    mean = x.mean((0, 2, 3), dtype="float64")
+    var = ((x - mean[None, :, None, None].astype("float32")) ** 2).mean(
+        (0, 2, 3), dtype="float64")
+    return (mean.astype("float32"),
+            (1.0 / np.sqrt(var + epsilon)).astype("float32"))
+
+
+def _bc(v):
+    return v[None, :, None, None]
+
+
+class BatchStats(_BatchNormOp):
+    """x (B, C, H, W) -> mean (C,), inv_std (C,) over (0, 2, 3)."""
+
+    __props__ = ("epsilon",)
+
+    def __init__(self, epsilon=1e-4, openmp=True):
+        super().__init__(openmp=openmp)
+        self.epsilon = float(epsilon)
+
+    def make_node(self, x):
+        (x,) = self._as(x)
+        if x.ndim != 4:
+            raise ValueError("BatchStats takes a 4-d input, got %d-d" % x.ndim)
+        return Apply(self, [x], [_vector(), _vector()])
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [(shapes[0][1],), (shapes[0][1],)]
+
+    def _output_like(self, i):
+        return None
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        (x,) = inputs
+        mean, inv_std = outputs
+        return _STATS_C % dict(x=x, mean=mean, inv_std=inv_std, fail=sub["fail"],
+                               eps=repr(self.epsilon))
+
+    def perform(self, node, inputs, outputs):
+        mean, inv_std = _np_stats(inputs[0], self.epsilon)
+        outputs[0][0], outputs[1][0] = mean, inv_std
+
+    def L_op(self, inputs, outputs, output_grads):
+        (x,) = inputs
+        mean, inv_std = outputs
+        gmean, ginv_std = [at.zeros_like(v) if isinstance(g.type, DisconnectedType)
+                           else g for v, g in zip((mean, inv_std), output_grads)]
+        return [BatchStatsGrad()(x, mean, inv_std, gmean, ginv_std)]
+
+
+_STATS_C = r"""
+{
+PyArrayObject* xc = PyArray_GETCONTIGUOUS(%(x)s);
+int ok = 1;
+if (PyArray_NDIM(xc) != 4 || PyArray_DIMS(xc)[0] * PyArray_DIMS(xc)[2] * PyArray_DIMS(xc)[3] == 0) {
+    PyErr_Format(PyExc_ValueError, "BatchStats: x must be a non-empty (B, C, H, W) batch");
+    ok = 0;
+}
+npy_intp C = ok ? PyArray_DIMS(xc)[1] : 0;
+PyArrayObject** outs[2] = {&%(mean)s, &%(inv_std)s};
+for (int i = 0; ok && i < 2; ++i) {
+    if (!*outs[i] || PyArray_DIMS(*outs[i])[0] != C || !PyArray_IS_C_CONTIGUOUS(*outs[i])) {
+        Py_XDECREF(*outs[i]);
+        *outs[i] = (PyArrayObject*)PyArray_EMPTY(1, &C, NPY_FLOAT32, 0);
+        if (!*outs[i]) ok = 0;
+    }
+}
+if (ok)
+    cnb_stats((const float*)PyArray_DATA(xc), PyArray_DIMS(xc)[0], C,
+              (long)PyArray_DIMS(xc)[2] * PyArray_DIMS(xc)[3], %(eps)s,
+              (float*)PyArray_DATA(%(mean)s), (float*)PyArray_DATA(%(inv_std)s));
+Py_XDECREF(xc);
+if (!ok) { %(fail)s }
+}
+"""
+
+
+class BatchNormAct(_BatchNormOp):
+    """``(x - mean) * gamma * inv_std + beta`` per channel of x (B, C, H, W),
+    then a leaky ReLU of slope ``leak`` (1.0: linear)."""
+
+    __props__ = ("leak",)
+
+    def __init__(self, leak=1.0, openmp=True):
+        super().__init__(openmp=openmp)
+        self.leak = float(leak)
+
+    def make_node(self, x, mean, inv_std, gamma, beta):
+        x, mean, inv_std, gamma, beta = self._as(x, mean, inv_std, gamma, beta)
+        if x.ndim != 4 or any(v.ndim != 1 for v in (mean, inv_std, gamma, beta)):
+            raise ValueError("BatchNormAct takes x (B, C, H, W) and four (C,) "
+                             "vectors")
+        return Apply(self, [x, mean, inv_std, gamma, beta], [_tensor4()])
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[0]]
+
+    def _output_like(self, i):
+        return 0
+
+    def _call(self, outputs):
+        return ("cnb_act(%s, B, C, P, %s, %s, %s, %s, %r, %s);"
+                % (_f("in0"), _f("in1"), _f("in2"), _f("in3"), _f("in4"),
+                   self.leak, _o(outputs[0])))
+
+    def perform(self, node, inputs, outputs):
+        x, mean, inv_std, gamma, beta = inputs
+        z = (x - _bc(mean)) * _bc(gamma * inv_std) + _bc(beta)
+        outputs[0][0] = np.where(z > 0, z, self.leak * z).astype("float32")
+
+    def grad(self, inputs, output_grads):
+        return BatchNormActGrad(self.leak)(*(list(inputs) + list(output_grads)))
+
+
+class BatchNormActGrad(_BatchNormOp):
+    """Gradients of :class:`BatchNormAct` from its inputs and ``gy``:
+    dx (B, C, H, W) (the direct term only), dmean, dinv_std, dgamma, dbeta."""
+
+    __props__ = ("leak",)
+
+    def __init__(self, leak=1.0, openmp=True):
+        super().__init__(openmp=openmp)
+        self.leak = float(leak)
+
+    def make_node(self, x, mean, inv_std, gamma, beta, gy):
+        x, mean, inv_std, gamma, beta, gy = self._as(x, mean, inv_std, gamma,
+                                                     beta, gy)
+        return Apply(self, [x, mean, inv_std, gamma, beta, gy],
+                     [_tensor4()] + [_vector() for _ in range(4)])
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[0]] + [shapes[1]] * 4
+
+    def _output_like(self, i):
+        return 0 if i == 0 else 1
+
+    def _call(self, outputs):
+        return ("cnb_act_grad(%s, %s, B, C, P, %s, %s, %s, %s, %r, %s);"
+                % (_f("in0"), _f("in5"), _f("in1"), _f("in2"), _f("in3"),
+                   _f("in4"), self.leak, ", ".join(_o(o) for o in outputs)))
+
+    def perform(self, node, inputs, outputs):
+        x, mean, inv_std, gamma, beta, gy = inputs
+        xc = x - _bc(mean)
+        z = xc * _bc(gamma * inv_std) + _bc(beta)
+        gp = np.where(z > 0, gy, self.leak * gy)
+        sg = gp.sum((0, 2, 3), dtype="float64")
+        sgx = (gp * xc).sum((0, 2, 3), dtype="float64")
+        res = [gp * _bc(gamma * inv_std), -gamma * inv_std * sg, gamma * sgx,
+               inv_std * sgx, sg]
+        for out, v in zip(outputs, res):
+            out[0] = np.asarray(v, dtype="float32")
+
+    def grad(self, inputs, output_grads):
+        raise NotImplementedError("BatchNormActGrad: second derivatives of "
+                                  "batch norm are not implemented")
+
+
+class BatchStatsGrad(_BatchNormOp):
+    """dx of :class:`BatchStats` from x, mean, inv_std and the gradients
+    ``gmean``, ``ginv_std`` (C,)."""
+
+    __props__ = ()
+
+    def make_node(self, x, mean, inv_std, gmean, ginv_std):
+        x, mean, inv_std, gmean, ginv_std = self._as(x, mean, inv_std, gmean,
+                                                     ginv_std)
+        return Apply(self, [x, mean, inv_std, gmean, ginv_std], [_tensor4()])
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[0]]
+
+    def _output_like(self, i):
+        return 0
+
+    def _call(self, outputs):
+        return ("cnb_stats_grad(%s, B, C, P, %s, %s, %s, %s, %s);"
+                % (_f("in0"), _f("in1"), _f("in2"), _f("in3"), _f("in4"),
+                   _o(outputs[0])))
+
+    def perform(self, node, inputs, outputs):
+        x, mean, inv_std, gmean, ginv_std = inputs
+        n = x.shape[0] * x.shape[2] * x.shape[3]
+        dx = _bc(gmean / n) - _bc(ginv_std * inv_std ** 3 / n) * (x - _bc(mean))
+        outputs[0][0] = dx.astype("float32")
+
+    def grad(self, inputs, output_grads):
+        raise NotImplementedError("BatchStatsGrad: second derivatives of "
+                                  "batch norm are not implemented")
+
+
+def batch_stats(x, epsilon=1e-4):
+    """Symbolic per-channel (mean, inv_std) of x (B, C, H, W)."""
+    return BatchStats(epsilon)(x)
+
+
+def batch_norm_act(x, mean, inv_std, gamma, beta, leak=1.0):
+    """Symbolic normalised x, scaled, shifted, then leaky ReLU (slope
+    ``leak``)."""
+    return BatchNormAct(leak)(x, mean, inv_std, gamma, beta)

@@ -1,0 +1,288 @@
+"""Training Ops: 6x6 / stride-2 / pad-2 correlation and its two gradients.
+
+Every convolution of Crossing Nets is 6x6, stride 2, pad (or crop) 2, and
+the transposed convolutions of the generator are the input gradient of such
+a convolution. Three Ops, with C code in ``crossnet/csrc/conv6x6s2_train.c``:
+
+* :class:`Corr6x6S2` ``(x, w) -> y``: x (B, C, H, W) with H, W even,
+  w (F, C, 6, 6) a *correlation* kernel, y (B, F, H/2, W/2);
+* :class:`Corr6x6S2GradInputs` ``(w, dy) -> dx`` (B, C, 2 Ho, 2 Wo): the
+  adjoint of the forward pass in x (a transposed convolution);
+* :class:`Corr6x6S2GradWeights` ``(x, dy) -> dw`` (F, C, 6, 6).
+
+Each Op's ``grad`` is built from the three, so aesara differentiates a chain
+of them to any order. All three are linear in each input. float32 only.
+
+``isa`` chooses the instruction set the C code is compiled for: "native"
+(what the CPU has, as aesara detects it), "avx2" (no AVX-512) or "sse" (no
+AVX: the x86-64 baseline). The arithmetic is the same; only tile sizes and
+the rounding of fused multiply-adds differ. Tests force the portable paths.
+"""
+import platform
+import zlib
+
+import numpy as np
+
+from ..backend import at
+from aesara.graph.basic import Apply
+from aesara.link.c.op import OpenMPOp
+
+from ..csrc import read_source
+from .conv6x6 import correlate6x6_s2p2
+
+__all__ = ["Corr6x6S2", "Corr6x6S2GradInputs", "Corr6x6S2GradWeights",
+           "corr6x6s2", "corr6x6s2_grad_inputs", "corr6x6s2_grad_weights",
+           "fits_corr6x6s2", "ISAS"]
+
+ISAS = ("native", "avx2", "sse")
+# flags added for a portable path; aesara's own -march/-m<isa> flags (which
+# come after an Op's flags) are removed for it (c_no_compile_args)
+_ISA_FLAGS = {"native": [], "avx2": ["-mavx", "-mavx2", "-mfma"], "sse": []}
+_SOURCE = "conv6x6s2_train.c"
+
+
+def fits_corr6x6s2(filter_size, stride, pad, input_shape):
+    """True when a convolution layer can use these Ops: 6x6 kernel, stride
+    2, pad 2, and known, even input rows and columns."""
+    rows, cols = input_shape[2], input_shape[3]
+    return (tuple(filter_size) == (6, 6) and tuple(stride) == (2, 2)
+            and tuple(pad) == (2, 2) and rows is not None and cols is not None
+            and rows % 2 == 0 and cols % 2 == 0 and rows >= 2 and cols >= 2)
+
+
+class _Corr6x6S2Op(OpenMPOp):
+    """Shared C plumbing: one grow-only workspace per Apply node. A
+    subclass gives ``_body``: C that checks the shapes of inputs a (dims A)
+    and b (dims Bd), sets the output ``dims`` and defines ``run``."""
+
+    __props__ = ("isa",)
+    _body = None
+
+    def __init__(self, isa="native", openmp=True):
+        if isa not in ISAS:
+            raise ValueError("isa must be one of %s, got %r" % (ISAS, isa))
+        super().__init__(openmp=openmp)
+        self.isa = isa
+
+    def _check(self, *variables):
+        variables = [at.as_tensor_variable(v) for v in variables]
+        if any(v.ndim != 4 for v in variables):
+            raise ValueError("%s takes 4-d tensors, got %s-d" % (
+                type(self).__name__, ", ".join(str(v.ndim) for v in variables)))
+        if any(v.dtype != "float32" for v in variables):
+            raise TypeError("%s is float32 only, got %s" % (
+                type(self).__name__, ", ".join(v.dtype for v in variables)))
+        return variables
+
+    def _node(self, inputs):
+        out = at.TensorType("float32", shape=(None,) * 4)()
+        return Apply(self, inputs, [out])
+
+    def c_headers(self, **kwargs):
+        return ["<string.h>", "<stdlib.h>"] + super().c_headers(**kwargs)
+
+    def c_compile_args(self, **kwargs):
+        flags = list(super().c_compile_args(**kwargs)) + ["-O3"]
+        if platform.machine() in ("x86_64", "AMD64"):
+            flags += _ISA_FLAGS[self.isa]
+        return flags
+
+    def c_no_compile_args(self, c_compiler=None, **kwargs):
+        if self.isa == "native" or c_compiler is None:
+            return []
+        return [f for f in c_compiler.compile_args()
+                if f.startswith(("-march=", "-mavx", "-mfma", "-mamx", "-mf16c",
+                                 "-mvpclmulqdq", "-mvaes", "-mgfni", "-mbmi"))]
+
+    def c_code_cache_version(self):
+        return (1, self.openmp, self.isa, zlib.crc32(read_source(_SOURCE).encode()))
+
+    def c_support_code(self, **kwargs):
+        return read_source(_SOURCE)
+
+    def c_support_code_struct(self, node, name):
+        return "cnt_ws ws_%s;" % name
+
+    def c_init_code_struct(self, node, name, sub):
+        return "cnt_ws_init(&ws_%s);" % name
+
+    def c_cleanup_code_struct(self, node, name):
+        return "cnt_ws_free(&ws_%s);" % name
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        a, b = inputs
+        (out,) = outputs
+        return _C_CODE % dict(a=a, b=b, out=out, ws="ws_" + name,
+                              fail=sub["fail"], op=type(self).__name__,
+                              body=self._body)
+
+
+_C_CODE = r"""
+{
+PyArrayObject* ac = PyArray_GETCONTIGUOUS(%(a)s);
+PyArrayObject* bc = PyArray_GETCONTIGUOUS(%(b)s);
+int ok = 1;
+npy_intp dims[4];
+const npy_intp* A = PyArray_DIMS(ac);
+const npy_intp* Bd = PyArray_DIMS(bc);
+%(body)s
+if (ok) {
+    if (!%(out)s || PyArray_DIMS(%(out)s)[0] != dims[0]
+            || PyArray_DIMS(%(out)s)[1] != dims[1]
+            || PyArray_DIMS(%(out)s)[2] != dims[2]
+            || PyArray_DIMS(%(out)s)[3] != dims[3]
+            || !PyArray_IS_C_CONTIGUOUS(%(out)s)) {
+        Py_XDECREF(%(out)s);
+        %(out)s = (PyArrayObject*)PyArray_EMPTY(4, dims, NPY_FLOAT32, 0);
+        if (!%(out)s) ok = 0;
+    }
+}
+if (ok && PyArray_SIZE(%(out)s) > 0) {
+    if (run(ac, bc, %(out)s, &%(ws)s) != 0) {
+        PyErr_NoMemory();
+        ok = 0;
+    }
+} else if (ok) {
+    memset(PyArray_DATA(%(out)s), 0, sizeof(float) * PyArray_SIZE(%(out)s));
+}
+Py_XDECREF(ac); Py_XDECREF(bc);
+#undef run
+if (!ok) { %(fail)s }
+}
+"""
+
+_SHAPE_ERROR = r"""
+    PyErr_Format(PyExc_ValueError, "%(op)s: %s (%%ld, %%ld, %%ld, %%ld) and %s "
+        "(%%ld, %%ld, %%ld, %%ld) %s", (long)A[0], (long)A[1], (long)A[2],
+        (long)A[3], (long)Bd[0], (long)Bd[1], (long)Bd[2], (long)Bd[3]);
+    ok = 0;
+"""
+
+
+class Corr6x6S2(_Corr6x6S2Op):
+    """``y = correlate(pad(x, 2), w)[::2, ::2]``: x (B, C, H, W) with H, W
+    even, w (F, C, 6, 6) -> y (B, F, H/2, W/2)."""
+
+    _body = (
+        "#define run(A_, B_, O_, W_) cnt_forward((const float*)PyArray_DATA(A_), "
+        "A[0], A[1], A[2], A[3], (const float*)PyArray_DATA(B_), Bd[0], "
+        "(float*)PyArray_DATA(O_), W_)\n"
+        "if (Bd[1] != A[1] || Bd[2] != 6 || Bd[3] != 6 || A[2] % 2 || A[3] % 2 "
+        "|| A[2] < 2 || A[3] < 2) {"
+        + _SHAPE_ERROR.replace("%(op)s", "Corr6x6S2") % (
+            "x", "w", "do not fit: w must be (F, C, 6, 6) over x's C channels, "
+            "x's rows and columns even") +
+        "} else { dims[0] = A[0]; dims[1] = Bd[0]; dims[2] = A[2] / 2; "
+        "dims[3] = A[3] / 2; }\n")
+
+    def make_node(self, x, w):
+        return self._node(self._check(x, w))
+
+    def infer_shape(self, fgraph, node, shapes):
+        (B, _, H, W), (F, _, _, _) = shapes
+        return [(B, F, H // 2, W // 2)]
+
+    def grad(self, inputs, output_grads):
+        x, w = inputs
+        (g,) = output_grads
+        return [Corr6x6S2GradInputs(self.isa)(w, g),
+                Corr6x6S2GradWeights(self.isa)(x, g)]
+
+    def perform(self, node, inputs, outputs):
+        x, w = inputs
+        outputs[0][0] = correlate6x6_s2p2(x, w).astype("float32")
+
+
+class Corr6x6S2GradInputs(_Corr6x6S2Op):
+    """``dx`` of :class:`Corr6x6S2` from w (F, C, 6, 6) and dy (B, F, Ho,
+    Wo): (B, C, 2 Ho, 2 Wo). As a layer: a transposed convolution."""
+
+    _body = (
+        "#define run(A_, B_, O_, W_) cnt_grad_input((const float*)PyArray_DATA(B_), "
+        "Bd[0], Bd[1], Bd[2], Bd[3], (const float*)PyArray_DATA(A_), A[1], "
+        "(float*)PyArray_DATA(O_), W_)\n"
+        "if (A[0] != Bd[1] || A[2] != 6 || A[3] != 6) {"
+        + _SHAPE_ERROR.replace("%(op)s", "Corr6x6S2GradInputs") % (
+            "w", "dy", "do not fit: w must be (F, C, 6, 6) with dy's F channels") +
+        "} else { dims[0] = Bd[0]; dims[1] = A[1]; dims[2] = 2 * Bd[2]; "
+        "dims[3] = 2 * Bd[3]; }\n")
+
+    def make_node(self, w, dy):
+        return self._node(self._check(w, dy))
+
+    def infer_shape(self, fgraph, node, shapes):
+        (_, C, _, _), (B, _, Ho, Wo) = shapes
+        return [(B, C, 2 * Ho, 2 * Wo)]
+
+    def grad(self, inputs, output_grads):
+        w, dy = inputs
+        (g,) = output_grads
+        return [Corr6x6S2GradWeights(self.isa)(g, dy),
+                Corr6x6S2(self.isa)(g, w)]
+
+    def perform(self, node, inputs, outputs):
+        w, dy = inputs
+        B, F, Ho, Wo = dy.shape
+        dx = np.zeros((B, w.shape[1], 2 * Ho + 4, 2 * Wo + 4), "float32")
+        for kh in range(6):
+            for kw in range(6):
+                dx[:, :, kh:kh + 2 * Ho:2, kw:kw + 2 * Wo:2] += np.einsum(
+                    "nfhw,fc->nchw", dy, w[:, :, kh, kw])
+        outputs[0][0] = np.ascontiguousarray(dx[:, :, 2:-2, 2:-2])
+
+
+class Corr6x6S2GradWeights(_Corr6x6S2Op):
+    """``dw`` of :class:`Corr6x6S2` from x (B, C, H, W) and dy (B, F, H/2,
+    W/2): (F, C, 6, 6). Sums over images in a fixed order (independent of
+    the number of threads)."""
+
+    _body = (
+        "#define run(A_, B_, O_, W_) cnt_grad_weights((const float*)PyArray_DATA(A_), "
+        "A[0], A[1], A[2], A[3], (const float*)PyArray_DATA(B_), Bd[1], "
+        "(float*)PyArray_DATA(O_), W_)\n"
+        "if (A[0] != Bd[0] || A[2] % 2 || A[3] % 2 || A[2] < 2 || A[3] < 2 "
+        "|| Bd[2] != A[2] / 2 || Bd[3] != A[3] / 2) {"
+        + _SHAPE_ERROR.replace("%(op)s", "Corr6x6S2GradWeights") % (
+            "x", "dy", "do not fit: dy must be (B, F, H/2, W/2) for x (B, C, H, W), "
+            "H and W even") +
+        "} else { dims[0] = Bd[1]; dims[1] = A[1]; dims[2] = 6; dims[3] = 6; }\n")
+
+    def make_node(self, x, dy):
+        return self._node(self._check(x, dy))
+
+    def infer_shape(self, fgraph, node, shapes):
+        (_, C, _, _), (_, F, _, _) = shapes
+        return [(F, C, 6, 6)]
+
+    def grad(self, inputs, output_grads):
+        x, dy = inputs
+        (g,) = output_grads
+        return [Corr6x6S2GradInputs(self.isa)(g, dy),
+                Corr6x6S2(self.isa)(x, g)]
+
+    def perform(self, node, inputs, outputs):
+        x, dy = inputs
+        _, _, Ho, Wo = dy.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
+        dw = np.empty((dy.shape[1], x.shape[1], 6, 6), "float32")
+        for kh in range(6):
+            for kw in range(6):
+                dw[:, :, kh, kw] = np.einsum(
+                    "nchw,nfhw->fc", xp[:, :, kh:kh + 2 * Ho:2, kw:kw + 2 * Wo:2], dy)
+        outputs[0][0] = dw
+
+
+def corr6x6s2(x, w, isa="native"):
+    """Symbolic (B, C, H, W) x (F, C, 6, 6) -> (B, F, H/2, W/2)."""
+    return Corr6x6S2(isa)(x, w)
+
+
+def corr6x6s2_grad_inputs(w, dy, isa="native"):
+    """Symbolic transposed convolution: (F, C, 6, 6), (B, F, Ho, Wo) ->
+    (B, C, 2 Ho, 2 Wo)."""
+    return Corr6x6S2GradInputs(isa)(w, dy)
+
+
+def corr6x6s2_grad_weights(x, dy, isa="native"):
+    """Symbolic (B, C, H, W), (B, F, H/2, W/2) -> (F, C, 6, 6)."""
+    return Corr6x6S2GradWeights(isa)(x, dy)

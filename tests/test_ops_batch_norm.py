@@ -1,0 +1,120 @@
+"""Training-mode batch norm Ops against numpy and aesara's elementwise graph."""
+import numpy as np
+import pytest
+
+from crossnet import nn, ops
+from crossnet.backend import aesara, at
+from crossnet.benchmark import thread_limit
+from crossnet.ops.batch_norm import (BatchNormAct, BatchStats, batch_norm_act,
+                                     batch_stats)
+from aesara.gradient import verify_grad
+
+
+def _close(a, b, tol=1e-4):
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, np.abs(b).max()))
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 4, 5), (7, 32, 6, 6), (2, 1, 9, 3)])
+@pytest.mark.parametrize("leak", [1.0, 0.2, 0.0])
+def test_forward_matches_numpy(shape, leak):
+    rng = np.random.RandomState(0)
+    x_v = (3 + 2 * rng.randn(*shape)).astype("float32")
+    gamma_v = rng.randn(shape[1]).astype("float32")
+    beta_v = rng.randn(shape[1]).astype("float32")
+    x = at.tensor4("x")
+    gamma, beta = at.vectors("gamma", "beta")
+    mean, inv_std = batch_stats(x, 1e-4)
+    y = batch_norm_act(x, mean, inv_std, gamma, beta, leak)
+    y_v, m_v, s_v = aesara.function([x, gamma, beta], [y, mean, inv_std])(
+        x_v, gamma_v, beta_v)
+    x64 = x_v.astype("f8")
+    m = x64.mean((0, 2, 3))
+    s = 1 / np.sqrt(x64.var((0, 2, 3)) + 1e-4)
+    z = (x64 - m[:, None, None]) * (gamma_v * s)[:, None, None] + beta_v[:, None, None]
+    _close(m_v, m)
+    _close(s_v, s)
+    _close(y_v, np.where(z > 0, z, leak * z))
+
+
+def _layer_graph(x_v, leak, use_ops):
+    """BatchNormLayer + NonlinearityLayer in training mode: output, gradients
+    of a loss w.r.t. input, gamma and beta, and the running averages after
+    one call."""
+    old = ops.use_training_ops
+    ops.use_training_ops = use_ops
+    try:
+        x = at.tensor4("x")
+        nn.init.set_rng(0)
+        l_in = nn.InputLayer((None,) + x_v.shape[1:], x)
+        bn = nn.BatchNormLayer(l_in, gamma=nn.init.Normal(0.3, mean=1.0),
+                               beta=nn.init.Normal(0.3))
+        nl = nn.NonlinearityLayer(
+            bn, nn.nonlinearities.LeakyRectify(leak) if leak else nn.nonlinearities.relu)
+        y = nn.get_output(nl)
+        loss = (y * at.sin(y)).sum()
+        grads = aesara.grad(loss, [x, bn.gamma, bn.beta])
+        fn = aesara.function([x], [y] + grads)
+        kinds = {type(n.op).__name__ for n in fn.maker.fgraph.apply_nodes}
+        out = fn(x_v)
+        return out + [bn.mean.get_value(), bn.inv_std.get_value()], kinds, fn
+    finally:
+        ops.use_training_ops = old
+
+
+@pytest.mark.parametrize("leak", [0.2, 0.0])
+def test_layer_equals_aesaras_graph_with_gradients_and_running_averages(leak):
+    rng = np.random.RandomState(1)
+    x_v = (1 + rng.randn(5, 4, 6, 7)).astype("float32")
+    ours, kinds, fn = _layer_graph(x_v, leak, True)
+    theirs, kinds_ref, _ = _layer_graph(x_v, leak, False)
+    assert {"BatchStats", "BatchNormAct", "BatchNormActGrad"} <= kinds
+    assert "BatchStats" not in kinds_ref
+    # the nonlinearity went into the batch-norm pass: one BatchNormAct
+    acts = [n for n in fn.maker.fgraph.apply_nodes
+            if isinstance(n.op, BatchNormAct)]
+    assert [n.op.leak for n in acts] == [leak]
+    for a, b in zip(ours, theirs):
+        _close(a, b)
+
+
+def test_verify_grad_of_the_composition():
+    rng = np.random.RandomState(2)
+
+    def f(x, gamma, beta):
+        mean, inv_std = batch_stats(x, 1e-3)
+        return batch_norm_act(x, mean, inv_std, gamma, beta, 0.3)
+
+    args = [rng.randn(3, 2, 3, 4), 1 + 0.2 * rng.randn(2), rng.randn(2)]
+    verify_grad(f, [a.astype("float32") for a in args], rng=rng, eps=1e-2,
+                abs_tol=2e-2, rel_tol=2e-2)
+
+
+def test_results_do_not_depend_on_the_number_of_threads():
+    rng = np.random.RandomState(3)
+    x_v = rng.randn(9, 32, 8, 8).astype("float32")
+    _, _, fn = _layer_graph(x_v, 0.2, True)
+    with thread_limit(1):
+        one = fn(x_v)
+    with thread_limit(2):
+        two = fn(x_v)
+    for a, b in zip(one, two):
+        assert np.array_equal(a, b)
+
+
+def test_other_inputs_keep_the_elementwise_graph():
+    x = at.matrix("x")
+    bn = nn.BatchNormLayer(nn.InputLayer((None, 5), x))
+    fn = aesara.function([x], nn.get_output(bn))
+    assert not any(isinstance(n.op, (BatchStats, BatchNormAct))
+                   for n in fn.maker.fgraph.apply_nodes)
+
+
+def test_wrong_shapes_are_named():
+    x = at.tensor4("x")
+    v = at.vector("v")
+    fn = aesara.function([x, v], batch_norm_act(x, v, v, v, v))
+    with pytest.raises(ValueError, match="BatchNormAct"):
+        fn(np.zeros((2, 3, 4, 4), "float32"), np.zeros(2, "float32"))
+    stats = aesara.function([x], batch_stats(x))
+    with pytest.raises(ValueError, match="BatchStats"):
+        stats(np.zeros((0, 3, 4, 4), "float32"))

@@ -1,0 +1,189 @@
+"""The 6x6 / stride-2 training Ops against aesara's CorrMM path."""
+import numpy as np
+import pytest
+
+from crossnet import nn, ops
+from crossnet.backend import aesara, at
+from aesara.gradient import verify_grad
+from aesara.tensor.nnet.corr import CorrMM
+from crossnet.benchmark import thread_limit
+from crossnet.ops.conv_train import (Corr6x6S2, Corr6x6S2GradInputs,
+                                     Corr6x6S2GradWeights, fits_corr6x6s2)
+
+# (B, C, F, H, W): batch 1, odd batch with one input channel, one output
+# channel, channel counts that are not multiples of 16, a non-square image
+SHAPES = [(1, 32, 32, 8, 8), (3, 1, 32, 16, 16), (5, 32, 1, 12, 12),
+          (2, 20, 40, 6, 10), (4, 3, 17, 10, 6)]
+
+
+def _corrmm_functions():
+    x, w, dy = at.tensor4s("x", "w", "dy")
+    y = CorrMM(border_mode=(2, 2), subsample=(2, 2))(x, w)
+    fwd = aesara.function([x, w], y)
+    gi = aesara.function([x, w, dy], aesara.grad(None, x, known_grads={y: dy}),
+                         on_unused_input="ignore")
+    gw = aesara.function([x, w, dy], aesara.grad(None, w, known_grads={y: dy}),
+                         on_unused_input="ignore")
+    return fwd, gi, gw
+
+
+def _our_functions(isa):
+    x, w, dy = at.tensor4s("x", "w", "dy")
+    return (aesara.function([x, w], Corr6x6S2(isa)(x, w)),
+            aesara.function([w, dy], Corr6x6S2GradInputs(isa)(w, dy)),
+            aesara.function([x, dy], Corr6x6S2GradWeights(isa)(x, dy)))
+
+
+def _close(a, b):
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
+
+
+@pytest.fixture(scope="module")
+def corrmm():
+    return _corrmm_functions()
+
+
+@pytest.mark.parametrize("isa", ["native", "avx2", "sse"])
+def test_forward_and_gradients_equal_corrmm(corrmm, isa):
+    rng = np.random.RandomState(0)
+    fwd, gi, gw = _our_functions(isa)
+    for B, C, F, H, W in SHAPES:
+        x = rng.randn(B, C, H, W).astype("float32")
+        w = rng.randn(F, C, 6, 6).astype("float32")
+        dy = rng.randn(B, F, H // 2, W // 2).astype("float32")
+        _close(fwd(x, w), corrmm[0](x, w))
+        _close(gi(w, dy), corrmm[1](x, w, dy))
+        _close(gw(x, dy), corrmm[2](x, w, dy))
+        # a second call with other data (the workspaces are reused)
+        _close(fwd(-x, w), -corrmm[0](x, w))
+
+
+def test_portable_paths_agree_with_native():
+    rng = np.random.RandomState(1)
+    x = rng.randn(3, 32, 16, 16).astype("float32")
+    w = rng.randn(32, 32, 6, 6).astype("float32")
+    dy = rng.randn(3, 32, 8, 8).astype("float32")
+    results = {}
+    for isa in ("native", "avx2", "sse"):
+        fwd, gi, gw = _our_functions(isa)
+        results[isa] = (fwd(x, w), gi(w, dy), gw(x, dy))
+    for isa in ("avx2", "sse"):
+        for a, b in zip(results[isa], results["native"]):
+            _close(a, b)
+
+
+def test_results_do_not_depend_on_the_number_of_threads():
+    rng = np.random.RandomState(2)
+    x = rng.randn(7, 32, 16, 16).astype("float32")
+    w = rng.randn(32, 32, 6, 6).astype("float32")
+    dy = rng.randn(7, 32, 8, 8).astype("float32")
+    fns = _our_functions("native")
+    args = [(x, w), (w, dy), (x, dy)]
+    with thread_limit(1):
+        one = [fn(*a) for fn, a in zip(fns, args)]
+    with thread_limit(2):
+        two = [fn(*a) for fn, a in zip(fns, args)]
+    for a, b in zip(one, two):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("op", [Corr6x6S2, Corr6x6S2GradInputs,
+                                Corr6x6S2GradWeights])
+def test_verify_grad(op):
+    rng = np.random.RandomState(3)
+    B, C, F, H = 2, 3, 2, 6
+    x = rng.randn(B, C, H, H)
+    w = rng.randn(F, C, 6, 6)
+    dy = rng.randn(B, F, H // 2, H // 2)
+    args = {Corr6x6S2: (x, w), Corr6x6S2GradInputs: (w, dy),
+            Corr6x6S2GradWeights: (x, dy)}[op]
+    verify_grad(op(), [a.astype("float32") for a in args], rng=rng,
+                eps=1e-2, abs_tol=1e-2, rel_tol=1e-2)
+
+
+def test_second_derivatives_equal_corrmm():
+    """d/dw of |dL/dx|^2 (a chain of all three Ops) equals CorrMM's."""
+    rng = np.random.RandomState(4)
+    x_v = rng.randn(2, 3, 8, 8).astype("float32")
+    w_v = rng.randn(4, 3, 6, 6).astype("float32")
+    x, w = at.tensor4s("x", "w")
+    values = []
+    for y in (Corr6x6S2()(x, w),
+              CorrMM(border_mode=(2, 2), subsample=(2, 2))(x, w)):
+        gx = aesara.grad((y ** 2).sum(), x)
+        values.append(aesara.function([x, w], aesara.grad((gx ** 2).sum(), w))(
+            x_v, w_v))
+    _close(values[0], values[1])
+
+
+def test_wrong_shapes_are_named():
+    x, w = at.tensor4s("x", "w")
+    fn = aesara.function([x, w], Corr6x6S2()(x, w))
+    with pytest.raises(ValueError, match="Corr6x6S2.*do not fit"):
+        fn(np.zeros((1, 3, 8, 8), "float32"), np.zeros((4, 2, 6, 6), "float32"))
+    with pytest.raises(ValueError, match="Corr6x6S2.*even"):
+        fn(np.zeros((1, 3, 7, 8), "float32"), np.zeros((4, 3, 6, 6), "float32"))
+    with pytest.raises(TypeError, match="float32"):
+        Corr6x6S2()(at.tensor4(dtype="float64"), w)
+
+
+def test_fits():
+    assert fits_corr6x6s2((6, 6), (2, 2), (2, 2), (None, 1, 128, 128))
+    assert not fits_corr6x6s2((6, 6), (2, 2), (2, 2), (None, 1, 127, 128))
+    assert not fits_corr6x6s2((6, 6), (2, 2), (2, 2), (None, 1, None, 128))
+    assert not fits_corr6x6s2((5, 5), (2, 2), (2, 2), (None, 1, 128, 128))
+    assert not fits_corr6x6s2((6, 6), (1, 1), (2, 2), (None, 1, 128, 128))
+
+
+def _layer_outputs(build, x_v, use_ops):
+    """Output and parameter gradients of a layer, with or without the Ops."""
+    old = ops.use_training_ops
+    ops.use_training_ops = use_ops
+    try:
+        x = at.tensor4("x")
+        layer = build(nn.InputLayer((None,) + x_v.shape[1:], x))
+        y = nn.get_output(layer)
+        params = nn.get_all_params(layer, trainable=True)
+        loss = (y * at.cos(y)).sum()
+        fn = aesara.function([x], [y, aesara.grad(loss, x)]
+                             + aesara.grad(loss, params))
+        kinds = {type(n.op).__name__ for n in fn.maker.fgraph.apply_nodes}
+        return fn(x_v), kinds
+    finally:
+        ops.use_training_ops = old
+
+
+@pytest.mark.parametrize("layer", ["conv", "conv_noflip", "deconv", "deconv_flip"])
+def test_layers_use_the_ops_and_agree_with_corrmm(layer):
+    rng = np.random.RandomState(5)
+    W = nn.init.Normal(0.1)
+    builds = {
+        "conv": lambda l: nn.Conv2DLayer(l, 4, 6, stride=2, pad=2, W=W),
+        "conv_noflip": lambda l: nn.Conv2DLayer(l, 4, 6, stride=2, pad=2, W=W,
+                                                flip_filters=False),
+        "deconv": lambda l: nn.TransposedConv2DLayer(l, 1, 6, stride=2, crop=2,
+                                                     W=W),
+        "deconv_flip": lambda l: nn.TransposedConv2DLayer(
+            l, 3, 6, stride=2, crop=2, W=W, flip_filters=True),
+    }
+    x_v = rng.randn(3, 2, 10, 8).astype("float32")
+    nn.init.set_rng(0)
+    ours, kinds = _layer_outputs(builds[layer], x_v, True)
+    nn.init.set_rng(0)
+    theirs, kinds_ref = _layer_outputs(builds[layer], x_v, False)
+    assert kinds & {"Corr6x6S2", "Corr6x6S2GradInputs"}
+    assert not kinds_ref & {"Corr6x6S2", "Corr6x6S2GradInputs"}
+    for a, b in zip(ours, theirs):
+        _close(a, b)
+
+
+def test_other_shapes_keep_aesaras_convolution():
+    x_v = np.zeros((1, 2, 9, 9), "float32")       # odd size
+    _, kinds = _layer_outputs(
+        lambda l: nn.Conv2DLayer(l, 4, 6, stride=2, pad=2), x_v, True)
+    assert not kinds & {"Corr6x6S2", "Corr6x6S2GradInputs"}
+    _, kinds = _layer_outputs(
+        lambda l: nn.Conv2DLayer(l, 4, 5, stride=2, pad=2),
+        np.zeros((1, 2, 8, 8), "float32"), True)
+    assert not kinds & {"Corr6x6S2", "Corr6x6S2GradInputs"}
