@@ -208,7 +208,9 @@ def main(argv=None):
                         "authors' ICVL weights if found, else random)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--train-step", action="store_true",
-                        help="also time one stage-3b update")
+                        help="also time one update of every training stage "
+                             "(128x128 and the demo's 64x64 batch 50) and "
+                             "stage 3b against its PyTorch twin")
     parser.add_argument("--train-batch", type=int, default=None,
                         help="batch of the training step (default 200; "
                              "--quick: 16)")
@@ -277,9 +279,20 @@ def main(argv=None):
                                                         / row[name]["best_fps"])
             results["batches"][str(batch)] = row
     if args.train_step:
-        results["train_step"] = train_step_timing(
-            net, args.train_batch or (16 if args.quick else 200), args.threads,
-            rounds=3 if args.quick else 5)
+        rounds = 3 if args.quick else 5
+        batch = args.train_batch or (16 if args.quick else 64)
+        results["train_step"] = train_step_timing(net, batch, args.threads,
+                                                  rounds=rounds)
+        results["stages"] = {}
+        for size, b in ((net.config.image_size, batch), (64, 50)):
+            key = "%dx%d batch %d" % (size, size, b)
+            results["stages"][key] = stage_timing(size, b, args.threads, rounds)
+            if size != net.config.image_size:
+                small = CrossingNet("icvl", size, seed=0)
+                results["stages"][key]["cross"]["torch"] = train_step_timing(
+                    small, b, args.threads, rounds=rounds)
+            else:
+                results["stages"][key]["cross"]["torch"] = results["train_step"]
     write_json(os.path.join(args.out, "timing.json"), results)
     results["figure"] = plot_fps(results, os.path.join(args.out, "timing.png"))
     report = render(results)
@@ -335,6 +348,43 @@ def train_step_timing(net, batch, threads, rounds=3):
     if "torch_s" in out:
         out["crossnet_over_torch"] = out["torch_s"] / out["crossnet_s"]
     return out
+
+
+STAGE_NAMES = ("vae", "gan", "align", "cross", "supervised")
+
+
+def stage_timing(size, batch, threads, rounds=3):
+    """Seconds per update and compile seconds of every training stage at
+    ``size`` x ``size``, ``batch`` frames (fresh network per stage). Stage
+    3b against the PyTorch twin is :func:`train_step_timing`."""
+    from crossnet.benchmark import thread_limit
+    from crossnet.data.synthetic import SyntheticHands
+    from crossnet.networks import CrossingNet
+    from crossnet.training import stages as st
+    hands = SyntheticHands(2 * batch, seed=5, size=size)
+    frames = [hands.sample(i) for i in range(2 * batch)]
+    stack = {k: np.stack([f[k] for f in frames]) for k in ("depth", "pose", "origin")}
+    lab = {k: v[:batch] for k, v in stack.items()}
+    real = {k: v[batch:] for k, v in stack.items()}
+    rows = {}
+    with thread_limit(threads):
+        for name in STAGE_NAMES:
+            net = CrossingNet("icvl", size, seed=0)
+            t0 = time.perf_counter()
+            stage = getattr(st, name + "_stage")(net)
+            compile_s = time.perf_counter() - t0
+            data = {"labelled": lab, "real": real} if name == "cross" else lab
+            inputs = stage.make_inputs(data, np.random.RandomState(0))
+            stage.step(inputs)
+            times = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                stage.step(inputs)
+                times.append(time.perf_counter() - start)
+            sec = float(np.median(times))
+            rows[name] = {"compile_s": compile_s, "crossnet_s": sec,
+                          "frames_per_s": batch / sec}
+    return rows
 
 
 def plot_fps(r, path):
@@ -398,6 +448,19 @@ def render(r):
                          t["first_step_losses"]["crossnet"]["gan_d"],
                          t["first_step_losses"]["torch"]["gan_d"]))
         lines.append(line)
+    for key, rows in r.get("stages", {}).items():
+        lines += ["", "## One update of each training stage, %s" % key, ""]
+        table = []
+        for name, row in rows.items():
+            twin = row.get("torch", {})
+            table.append([name, "%.3f" % row["crossnet_s"],
+                          "%.1f" % row["frames_per_s"], "%.1f" % row["compile_s"],
+                          "%.3f" % twin["torch_s"] if "torch_s" in twin else "-",
+                          "%.2f" % twin["crossnet_over_torch"]
+                          if "torch_s" in twin else "-"])
+        lines.append(markdown_table(
+            ["stage", "crossnet s/update", "frames/s", "compile s",
+             "PyTorch twin s/update", "crossnet / PyTorch speed"], table))
     return "\n".join(lines) + "\n"
 
 
