@@ -453,14 +453,16 @@ def render(r):
         table = []
         for name, row in rows.items():
             twin = row.get("torch", {})
+            pair = ("%.3f vs %.3f" % (twin["crossnet_s"], twin["torch_s"])
+                    if "torch_s" in twin else "-")
             table.append([name, "%.3f" % row["crossnet_s"],
                           "%.1f" % row["frames_per_s"], "%.1f" % row["compile_s"],
-                          "%.3f" % twin["torch_s"] if "torch_s" in twin else "-",
-                          "%.2f" % twin["crossnet_over_torch"]
+                          pair, "%.2f" % twin["crossnet_over_torch"]
                           if "torch_s" in twin else "-"])
         lines.append(markdown_table(
             ["stage", "crossnet s/update", "frames/s", "compile s",
-             "PyTorch twin s/update", "crossnet / PyTorch speed"], table))
+             "crossnet vs PyTorch twin, s/update (alternating rounds)",
+             "crossnet / PyTorch speed"], table))
     return "\n".join(lines) + "\n"
 
 
