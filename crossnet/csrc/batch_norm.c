@@ -20,39 +20,39 @@
 /* sum over blocks of CNB_BLOCK floats (vectorised, in float), then in double */
 #define CNB_BLOCK 256
 
+/* sum of p[i] (squared = 0) or of (p[i] - shift)^2 (squared = 1) */
+static double cnb_plane_sum(const float* p, long P, float shift, int squared) {
+    double s = 0.0;
+    for (long i0 = 0; i0 < P; i0 += CNB_BLOCK) {
+        const long i1 = i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P;
+        float part = 0.0f;
+        if (squared) {
+            #pragma omp simd reduction(+:part)
+            for (long i = i0; i < i1; ++i) {
+                const float d = p[i] - shift;
+                part += d * d;
+            }
+        } else {
+            #pragma omp simd reduction(+:part)
+            for (long i = i0; i < i1; ++i) part += p[i];
+        }
+        s += part;
+    }
+    return s;
+}
+
 static void cnb_stats(const float* x, int B, int C, long P, double eps,
                       float* mean, float* inv_std) {
     const double N = (double)B * P;
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; ++c) {
-        double s = 0.0;
-        for (int n = 0; n < B; ++n) {
-            const float* p = x + ((size_t)n * C + c) * P;
-            for (long i0 = 0; i0 < P; i0 += CNB_BLOCK) {
-                const long i1 = i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P;
-                float part = 0.0f;
-                #pragma omp simd reduction(+:part)
-                for (long i = i0; i < i1; ++i) part += p[i];
-                s += part;
-            }
-        }
-        const double m = s / N;
-        const float mf = (float)m;
-        double v = 0.0;
-        for (int n = 0; n < B; ++n) {
-            const float* p = x + ((size_t)n * C + c) * P;
-            for (long i0 = 0; i0 < P; i0 += CNB_BLOCK) {
-                const long i1 = i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P;
-                float part = 0.0f;
-                #pragma omp simd reduction(+:part)
-                for (long i = i0; i < i1; ++i) {
-                    const float d = p[i] - mf;
-                    part += d * d;
-                }
-                v += part;
-            }
-        }
-        mean[c] = mf;
+        double s = 0.0, v = 0.0;
+        for (int n = 0; n < B; ++n)
+            s += cnb_plane_sum(x + ((size_t)n * C + c) * P, P, 0.0f, 0);
+        const float m = (float)(s / N);
+        for (int n = 0; n < B; ++n)
+            v += cnb_plane_sum(x + ((size_t)n * C + c) * P, P, m, 1);
+        mean[c] = m;
         inv_std[c] = (float)(1.0 / sqrt(v / N + eps));
     }
 }
