@@ -177,10 +177,7 @@ class BatchStats(_BatchNormOp):
     def infer_shape(self, fgraph, node, shapes):
         return [(shapes[0][1],), (shapes[0][1],)]
 
-    def _output_like(self, i):
-        return None
-
-    def c_code(self, node, name, inputs, outputs, sub):
+    def c_code(self, node, name, inputs, outputs, sub):      # own frame
         (x,) = inputs
         mean, inv_std = outputs
         return _STATS_C % dict(x=x, mean=mean, inv_std=inv_std, fail=sub["fail"],
