@@ -51,7 +51,11 @@ def _tensor4():
 
 
 class _BatchNormOp(OpenMPOp):
-    """C plumbing shared by the four Ops."""
+    """C plumbing shared by the four Ops: input 0 is x (B, C, H, W); a
+    subclass gives ``_outputs`` ("x": shaped like x, "c": one value per
+    channel, for each output) and ``_call`` (the C kernel call)."""
+
+    _outputs = ()
 
     def __init__(self, openmp=True):
         super().__init__(openmp=openmp)
@@ -78,10 +82,9 @@ class _BatchNormOp(OpenMPOp):
         ins = "\n".join("PyArrayObject* in%d = PyArray_GETCONTIGUOUS(%s);"
                         % (i, v) for i, v in enumerate(inputs))
         free = " ".join("Py_XDECREF(in%d);" % i for i in range(len(inputs)))
-        allocs = []
-        for i, out in enumerate(outputs):
-            like = self._output_like(i)
-            allocs.append(_ALLOC % dict(out=out, like="in%d" % like))
+        allocs = [_ALLOC % dict(out=out, nd=4 if kind == "x" else 1,
+                                dims="PyArray_DIMS(in0)" if kind == "x" else "&Cd")
+                  for out, kind in zip(outputs, self._outputs)]
         return _C_FRAME % dict(
             ins=ins, free=free, allocs="\n".join(allocs), fail=sub["fail"],
             op=type(self).__name__, checks=self._checks(len(inputs)),
@@ -104,6 +107,7 @@ int ok = 1;
 const int B = PyArray_NDIM(in0) == 4 ? PyArray_DIMS(in0)[0] : 0;
 const int C = PyArray_NDIM(in0) == 4 ? PyArray_DIMS(in0)[1] : 0;
 const long P = PyArray_NDIM(in0) == 4 ? (long)PyArray_DIMS(in0)[2] * PyArray_DIMS(in0)[3] : 0;
+npy_intp Cd = C;
 if (%(checks)s) {
     PyErr_Format(PyExc_ValueError, "%(op)s: inputs must be x (B, C, H, W) and "
                  "per-channel vectors (C,) or arrays shaped like x; x is %%d-d "
@@ -114,9 +118,7 @@ if (ok && (long)B * P == 0) {
     PyErr_Format(PyExc_ValueError, "%(op)s: batch norm of an empty batch");
     ok = 0;
 }
-if (ok) {
 %(allocs)s
-}
 if (ok) {
 %(call)s
 }
@@ -126,15 +128,12 @@ if (!ok) { %(fail)s }
 """
 
 _ALLOC = r"""
-    {
-        PyArrayObject* like = %(like)s;
-        if (!%(out)s || !PyArray_SAMESHAPE(%(out)s, like)
-                || !PyArray_IS_C_CONTIGUOUS(%(out)s)) {
-            Py_XDECREF(%(out)s);
-            %(out)s = (PyArrayObject*)PyArray_EMPTY(PyArray_NDIM(like),
-                PyArray_DIMS(like), NPY_FLOAT32, 0);
-            if (!%(out)s) ok = 0;
-        }
+    if (ok && (!%(out)s || !PyArray_IS_C_CONTIGUOUS(%(out)s)
+               || PyArray_NDIM(%(out)s) != %(nd)d
+               || !PyArray_CompareLists(PyArray_DIMS(%(out)s), %(dims)s, %(nd)d))) {
+        Py_XDECREF(%(out)s);
+        %(out)s = (PyArrayObject*)PyArray_EMPTY(%(nd)d, %(dims)s, NPY_FLOAT32, 0);
+        if (!%(out)s) ok = 0;
     }
 """
 
@@ -177,11 +176,11 @@ class BatchStats(_BatchNormOp):
     def infer_shape(self, fgraph, node, shapes):
         return [(shapes[0][1],), (shapes[0][1],)]
 
-    def c_code(self, node, name, inputs, outputs, sub):      # own frame
-        (x,) = inputs
-        mean, inv_std = outputs
-        return _STATS_C % dict(x=x, mean=mean, inv_std=inv_std, fail=sub["fail"],
-                               eps=repr(self.epsilon))
+    _outputs = ("c", "c")
+
+    def _call(self, outputs):
+        return ("cnb_stats(%s, B, C, P, %r, %s, %s);"
+                % (_f("in0"), self.epsilon, _o(outputs[0]), _o(outputs[1])))
 
     def perform(self, node, inputs, outputs):
         mean, inv_std = _np_stats(inputs[0], self.epsilon)
@@ -193,33 +192,6 @@ class BatchStats(_BatchNormOp):
         gmean, ginv_std = [at.zeros_like(v) if isinstance(g.type, DisconnectedType)
                            else g for v, g in zip((mean, inv_std), output_grads)]
         return [BatchStatsGrad()(x, mean, inv_std, gmean, ginv_std)]
-
-
-_STATS_C = r"""
-{
-PyArrayObject* xc = PyArray_GETCONTIGUOUS(%(x)s);
-int ok = 1;
-if (PyArray_NDIM(xc) != 4 || PyArray_DIMS(xc)[0] * PyArray_DIMS(xc)[2] * PyArray_DIMS(xc)[3] == 0) {
-    PyErr_Format(PyExc_ValueError, "BatchStats: x must be a non-empty (B, C, H, W) batch");
-    ok = 0;
-}
-npy_intp C = ok ? PyArray_DIMS(xc)[1] : 0;
-PyArrayObject** outs[2] = {&%(mean)s, &%(inv_std)s};
-for (int i = 0; ok && i < 2; ++i) {
-    if (!*outs[i] || PyArray_DIMS(*outs[i])[0] != C || !PyArray_IS_C_CONTIGUOUS(*outs[i])) {
-        Py_XDECREF(*outs[i]);
-        *outs[i] = (PyArrayObject*)PyArray_EMPTY(1, &C, NPY_FLOAT32, 0);
-        if (!*outs[i]) ok = 0;
-    }
-}
-if (ok)
-    cnb_stats((const float*)PyArray_DATA(xc), PyArray_DIMS(xc)[0], C,
-              (long)PyArray_DIMS(xc)[2] * PyArray_DIMS(xc)[3], %(eps)s,
-              (float*)PyArray_DATA(%(mean)s), (float*)PyArray_DATA(%(inv_std)s));
-Py_XDECREF(xc);
-if (!ok) { %(fail)s }
-}
-"""
 
 
 class BatchNormAct(_BatchNormOp):
@@ -242,8 +214,7 @@ class BatchNormAct(_BatchNormOp):
     def infer_shape(self, fgraph, node, shapes):
         return [shapes[0]]
 
-    def _output_like(self, i):
-        return 0
+    _outputs = ("x",)
 
     def _call(self, outputs):
         return ("cnb_act(%s, B, C, P, %s, %s, %s, %s, %r, %s);"
@@ -278,8 +249,7 @@ class BatchNormActGrad(_BatchNormOp):
     def infer_shape(self, fgraph, node, shapes):
         return [shapes[0]] + [shapes[1]] * 4
 
-    def _output_like(self, i):
-        return 0 if i == 0 else 1
+    _outputs = ("x", "c", "c", "c", "c")
 
     def _call(self, outputs):
         return ("cnb_act_grad(%s, %s, B, C, P, %s, %s, %s, %s, %r, %s);"
@@ -317,8 +287,7 @@ class BatchStatsGrad(_BatchNormOp):
     def infer_shape(self, fgraph, node, shapes):
         return [shapes[0]]
 
-    def _output_like(self, i):
-        return 0
+    _outputs = ("x",)
 
     def _call(self, outputs):
         return ("cnb_stats_grad(%s, B, C, P, %s, %s, %s, %s, %s);"
