@@ -52,11 +52,15 @@ def fits_corr6x6s2(filter_size, stride, pad, input_shape):
 
 class _Corr6x6S2Op(OpenMPOp):
     """Shared C plumbing: one grow-only workspace per Apply node. A
-    subclass gives ``_body``: C that checks the shapes of inputs a (dims A)
-    and b (dims Bd), sets the output ``dims`` and defines ``run``."""
+    subclass gives, in C over the dims ``A`` and ``Bd`` of its two inputs:
+    ``_bad_shapes`` (a condition), ``_names`` and ``_why`` (the error
+    message: the inputs' names, what is wrong), ``_dims`` (the
+    output's four dims) and ``_kernel`` (the call; ``a``, ``b``, ``out``
+    and ``ws`` stand for the data pointers and the workspace)."""
 
     __props__ = ("isa",)
-    _body = None
+    _names = _bad_shapes = _why = _kernel = None
+    _dims = ()
 
     def __init__(self, isa="native", openmp=True):
         if isa not in ISAS:
@@ -112,9 +116,14 @@ class _Corr6x6S2Op(OpenMPOp):
     def c_code(self, node, name, inputs, outputs, sub):
         a, b = inputs
         (out,) = outputs
-        return _C_CODE % dict(a=a, b=b, out=out, ws="ws_" + name,
-                              fail=sub["fail"], op=type(self).__name__,
-                              body=self._body)
+        kernel = self._kernel % dict(
+            a="(const float*)PyArray_DATA(ac)", b="(const float*)PyArray_DATA(bc)",
+            out="(float*)PyArray_DATA(%s)" % out, ws="&ws_" + name)
+        return _C_CODE % dict(
+            a=a, b=b, out=out, fail=sub["fail"], op=type(self).__name__,
+            bad=self._bad_shapes, kernel=kernel, why=self._why,
+            names=self._names, dims="".join(
+                "dims[%d] = %s; " % (i, d) for i, d in enumerate(self._dims)))
 
 
 _C_CODE = r"""
@@ -125,37 +134,27 @@ int ok = 1;
 npy_intp dims[4];
 const npy_intp* A = PyArray_DIMS(ac);
 const npy_intp* Bd = PyArray_DIMS(bc);
-%(body)s
-if (ok) {
-    if (!%(out)s || PyArray_DIMS(%(out)s)[0] != dims[0]
-            || PyArray_DIMS(%(out)s)[1] != dims[1]
-            || PyArray_DIMS(%(out)s)[2] != dims[2]
-            || PyArray_DIMS(%(out)s)[3] != dims[3]
-            || !PyArray_IS_C_CONTIGUOUS(%(out)s)) {
-        Py_XDECREF(%(out)s);
-        %(out)s = (PyArrayObject*)PyArray_EMPTY(4, dims, NPY_FLOAT32, 0);
-        if (!%(out)s) ok = 0;
-    }
+if (%(bad)s) {
+    PyErr_Format(PyExc_ValueError, "%(op)s: %(names)s (%%ld, %%ld, %%ld, %%ld) "
+        "do not fit: %(why)s", (long)A[0], (long)A[1], (long)A[2], (long)A[3],
+        (long)Bd[0], (long)Bd[1], (long)Bd[2], (long)Bd[3]);
+    ok = 0;
+} else {
+    %(dims)s
 }
-if (ok && PyArray_SIZE(%(out)s) > 0) {
-    if (run(ac, bc, %(out)s, &%(ws)s) != 0) {
-        PyErr_NoMemory();
-        ok = 0;
-    }
-} else if (ok) {
-    memset(PyArray_DATA(%(out)s), 0, sizeof(float) * PyArray_SIZE(%(out)s));
+if (ok && (!%(out)s || !PyArray_IS_C_CONTIGUOUS(%(out)s)
+           || !PyArray_CompareLists(PyArray_DIMS(%(out)s), dims, 4))) {
+    Py_XDECREF(%(out)s);
+    %(out)s = (PyArrayObject*)PyArray_EMPTY(4, dims, NPY_FLOAT32, 0);
+    if (!%(out)s) ok = 0;
+}
+if (ok && PyArray_SIZE(%(out)s) > 0 && %(kernel)s != 0) {
+    PyErr_NoMemory();
+    ok = 0;
 }
 Py_XDECREF(ac); Py_XDECREF(bc);
-#undef run
 if (!ok) { %(fail)s }
 }
-"""
-
-_SHAPE_ERROR = r"""
-    PyErr_Format(PyExc_ValueError, "%(op)s: %s (%%ld, %%ld, %%ld, %%ld) and %s "
-        "(%%ld, %%ld, %%ld, %%ld) %s", (long)A[0], (long)A[1], (long)A[2],
-        (long)A[3], (long)Bd[0], (long)Bd[1], (long)Bd[2], (long)Bd[3]);
-    ok = 0;
 """
 
 
@@ -163,17 +162,14 @@ class Corr6x6S2(_Corr6x6S2Op):
     """``y = correlate(pad(x, 2), w)[::2, ::2]``: x (B, C, H, W) with H, W
     even, w (F, C, 6, 6) -> y (B, F, H/2, W/2)."""
 
-    _body = (
-        "#define run(A_, B_, O_, W_) cnt_forward((const float*)PyArray_DATA(A_), "
-        "A[0], A[1], A[2], A[3], (const float*)PyArray_DATA(B_), Bd[0], "
-        "(float*)PyArray_DATA(O_), W_)\n"
-        "if (Bd[1] != A[1] || Bd[2] != 6 || Bd[3] != 6 || A[2] % 2 || A[3] % 2 "
-        "|| A[2] < 2 || A[3] < 2) {"
-        + _SHAPE_ERROR.replace("%(op)s", "Corr6x6S2") % (
-            "x", "w", "do not fit: w must be (F, C, 6, 6) over x's C channels, "
-            "x's rows and columns even") +
-        "} else { dims[0] = A[0]; dims[1] = Bd[0]; dims[2] = A[2] / 2; "
-        "dims[3] = A[3] / 2; }\n")
+    _names = "x (%ld, %ld, %ld, %ld) and w"
+    _bad_shapes = ("Bd[1] != A[1] || Bd[2] != 6 || Bd[3] != 6 || A[2] % 2 "
+                   "|| A[3] % 2 || A[2] < 2 || A[3] < 2")
+    _why = ("w must be (F, C, 6, 6) over x's C channels, x's rows and "
+            "columns even")
+    _dims = ("A[0]", "Bd[0]", "A[2] / 2", "A[3] / 2")
+    _kernel = ("cnt_forward(%(a)s, A[0], A[1], A[2], A[3], %(b)s, Bd[0], "
+               "%(out)s, %(ws)s)")
 
     def make_node(self, x, w):
         return self._node(self._check(x, w))
@@ -197,15 +193,12 @@ class Corr6x6S2GradInputs(_Corr6x6S2Op):
     """``dx`` of :class:`Corr6x6S2` from w (F, C, 6, 6) and dy (B, F, Ho,
     Wo): (B, C, 2 Ho, 2 Wo). As a layer: a transposed convolution."""
 
-    _body = (
-        "#define run(A_, B_, O_, W_) cnt_grad_input((const float*)PyArray_DATA(B_), "
-        "Bd[0], Bd[1], Bd[2], Bd[3], (const float*)PyArray_DATA(A_), A[1], "
-        "(float*)PyArray_DATA(O_), W_)\n"
-        "if (A[0] != Bd[1] || A[2] != 6 || A[3] != 6) {"
-        + _SHAPE_ERROR.replace("%(op)s", "Corr6x6S2GradInputs") % (
-            "w", "dy", "do not fit: w must be (F, C, 6, 6) with dy's F channels") +
-        "} else { dims[0] = Bd[0]; dims[1] = A[1]; dims[2] = 2 * Bd[2]; "
-        "dims[3] = 2 * Bd[3]; }\n")
+    _names = "w (%ld, %ld, %ld, %ld) and dy"
+    _bad_shapes = "A[0] != Bd[1] || A[2] != 6 || A[3] != 6"
+    _why = "w must be (F, C, 6, 6) with dy's F channels"
+    _dims = ("Bd[0]", "A[1]", "2 * Bd[2]", "2 * Bd[3]")
+    _kernel = ("cnt_grad_input(%(b)s, Bd[0], Bd[1], Bd[2], Bd[3], %(a)s, A[1], "
+               "%(out)s, %(ws)s)")
 
     def make_node(self, w, dy):
         return self._node(self._check(w, dy))
@@ -236,16 +229,13 @@ class Corr6x6S2GradWeights(_Corr6x6S2Op):
     W/2): (F, C, 6, 6). Sums over images in a fixed order (independent of
     the number of threads)."""
 
-    _body = (
-        "#define run(A_, B_, O_, W_) cnt_grad_weights((const float*)PyArray_DATA(A_), "
-        "A[0], A[1], A[2], A[3], (const float*)PyArray_DATA(B_), Bd[1], "
-        "(float*)PyArray_DATA(O_), W_)\n"
-        "if (A[0] != Bd[0] || A[2] % 2 || A[3] % 2 || A[2] < 2 || A[3] < 2 "
-        "|| Bd[2] != A[2] / 2 || Bd[3] != A[3] / 2) {"
-        + _SHAPE_ERROR.replace("%(op)s", "Corr6x6S2GradWeights") % (
-            "x", "dy", "do not fit: dy must be (B, F, H/2, W/2) for x (B, C, H, W), "
-            "H and W even") +
-        "} else { dims[0] = Bd[1]; dims[1] = A[1]; dims[2] = 6; dims[3] = 6; }\n")
+    _names = "x (%ld, %ld, %ld, %ld) and dy"
+    _bad_shapes = ("A[0] != Bd[0] || A[2] % 2 || A[3] % 2 || A[2] < 2 || A[3] < 2 "
+                   "|| Bd[2] != A[2] / 2 || Bd[3] != A[3] / 2")
+    _why = "dy must be (B, F, H/2, W/2) for x (B, C, H, W), H and W even"
+    _dims = ("Bd[1]", "A[1]", "6", "6")
+    _kernel = ("cnt_grad_weights(%(a)s, A[0], A[1], A[2], A[3], %(b)s, Bd[1], "
+               "%(out)s, %(ws)s)")
 
     def make_node(self, x, dy):
         return self._node(self._check(x, dy))
