@@ -301,18 +301,24 @@ def main(argv=None):
     return 0
 
 
+def synthetic_batches(size, batch):
+    """Two batches of ``batch`` synthetic frames (labelled, real) as dicts
+    of stacked 'depth', 'pose', 'origin' arrays, the same in every call."""
+    from crossnet.data.synthetic import SyntheticHands
+    hands = SyntheticHands(2 * batch, seed=5, size=size)
+    frames = [hands.sample(i) for i in range(2 * batch)]
+    stack = {k: np.stack([f[k] for f in frames]) for k in ("depth", "pose", "origin")}
+    return ({k: v[:batch] for k, v in stack.items()},
+            {k: v[batch:] for k, v in stack.items()})
+
+
 def train_step_timing(net, batch, threads, rounds=3):
     """Seconds of one stage-3b update (D step + G step) in crossnet and, if
     installed, in the PyTorch twin (same weights, inputs and loss terms; the
     first update's D-step losses must agree)."""
     from crossnet.benchmark import thread_limit
-    from crossnet.data.synthetic import SyntheticHands
     from crossnet.training.stages import cross_stage
-    hands = SyntheticHands(2 * batch, seed=5, size=net.config.image_size)
-    frames = [hands.sample(i) for i in range(2 * batch)]
-    stack = {k: np.stack([f[k] for f in frames]) for k in ("depth", "pose", "origin")}
-    lab = {k: v[:batch] for k, v in stack.items()}
-    real = {k: v[batch:] for k, v in stack.items()}
+    lab, real = synthetic_batches(net.config.image_size, batch)
     out = {"batch": batch}
     with thread_limit(threads):
         try:
@@ -358,14 +364,9 @@ def stage_timing(size, batch, threads, rounds=3):
     ``size`` x ``size``, ``batch`` frames (fresh network per stage). Stage
     3b against the PyTorch twin is :func:`train_step_timing`."""
     from crossnet.benchmark import thread_limit
-    from crossnet.data.synthetic import SyntheticHands
     from crossnet.networks import CrossingNet
     from crossnet.training import stages as st
-    hands = SyntheticHands(2 * batch, seed=5, size=size)
-    frames = [hands.sample(i) for i in range(2 * batch)]
-    stack = {k: np.stack([f[k] for f in frames]) for k in ("depth", "pose", "origin")}
-    lab = {k: v[:batch] for k, v in stack.items()}
-    real = {k: v[batch:] for k, v in stack.items()}
+    lab, real = synthetic_batches(size, batch)
     rows = {}
     with thread_limit(threads):
         for name in STAGE_NAMES:
