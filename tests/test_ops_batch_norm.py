@@ -40,9 +40,7 @@ def _layer_graph(x_v, leak, use_ops):
     """BatchNormLayer + NonlinearityLayer in training mode: output, gradients
     of a loss w.r.t. input, gamma and beta, and the running averages after
     one call."""
-    old = ops.use_training_ops
-    ops.use_training_ops = use_ops
-    try:
+    with ops.training_ops(use_ops):
         x = at.tensor4("x")
         nn.init.set_rng(0)
         l_in = nn.InputLayer((None,) + x_v.shape[1:], x)
@@ -57,8 +55,6 @@ def _layer_graph(x_v, leak, use_ops):
         kinds = {type(n.op).__name__ for n in fn.maker.fgraph.apply_nodes}
         out = fn(x_v)
         return out + [bn.mean.get_value(), bn.inv_std.get_value()], kinds, fn
-    finally:
-        ops.use_training_ops = old
 
 
 @pytest.mark.parametrize("leak", [0.2, 0.0])

@@ -138,9 +138,7 @@ def test_fits():
 
 def _layer_outputs(build, x_v, use_ops):
     """Output and parameter gradients of a layer, with or without the Ops."""
-    old = ops.use_training_ops
-    ops.use_training_ops = use_ops
-    try:
+    with ops.training_ops(use_ops):
         x = at.tensor4("x")
         layer = build(nn.InputLayer((None,) + x_v.shape[1:], x))
         y = nn.get_output(layer)
@@ -150,8 +148,6 @@ def _layer_outputs(build, x_v, use_ops):
                              + aesara.grad(loss, params))
         kinds = {type(n.op).__name__ for n in fn.maker.fgraph.apply_nodes}
         return fn(x_v), kinds
-    finally:
-        ops.use_training_ops = old
 
 
 @pytest.mark.parametrize("layer", ["conv", "conv_noflip", "deconv", "deconv_flip"])

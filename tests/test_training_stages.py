@@ -127,13 +127,9 @@ def test_first_update_is_the_same_with_aesaras_own_ops(frames, name):
              {"labelled": _batch(frames), "real": _batch(frames, slice(B, 2 * B))})
     results = []
     for use_ops in (True, False):
-        old = ops.use_training_ops
-        ops.use_training_ops = use_ops
-        try:
+        with ops.training_ops(use_ops):
             net = CrossingNet("synthetic", SIZE, seed=0)
             st = build(net)
-        finally:
-            ops.use_training_ops = old
         kinds = {type(n.op).__name__ for _, fn, _ in st.steps
                  for n in fn.maker.fgraph.apply_nodes}
         assert ("Corr6x6S2" in kinds) == use_ops

@@ -17,16 +17,12 @@ def _train_small_net(use_training_ops):
     from .. import nn, ops
     from ..backend import aesara
 
-    old = ops.use_training_ops
-    ops.use_training_ops = use_training_ops
-    try:
+    with ops.training_ops(use_training_ops):
         l_in = nn.InputLayer((None, 1, 32, 32))
         lay = nn.batch_norm(nn.Conv2DLayer(l_in, 8, 6, stride=2, pad=2, b=None))
         lay = nn.TransposedConv2DLayer(lay, 1, 6, stride=2, crop=2,
                                        nonlinearity=nn.nonlinearities.tanh)
         loss = ((nn.get_output(lay) - l_in.input_var) ** 2).mean()
-    finally:
-        ops.use_training_ops = old
     params = nn.get_all_params(lay, trainable=True)
     updates = nn.updates.adam(loss, params, learning_rate=1e-3, beta1=0.5)
     start = time.perf_counter()
