@@ -9,13 +9,17 @@ for its final model; crossnet uses the same. Each file is written to a
 temporary file in the same folder and renamed.
 
 A run folder (``crossnet train --out RUN``) holds ``config.json``,
-``log.jsonl`` and ``checkpoint/``: a checkpoint folder plus
+``log.jsonl``, ``model/`` (written when training ends: the chosen network
+with population batch-norm statistics, what evaluation uses), ``best/``
+(the best checkpoint on the validation frames so far, when the run has
+some) and ``checkpoint/``: a checkpoint folder plus
 ``trainer_state.npz`` (optimiser state) and ``trainer_state.json`` (where
 the run is). :func:`save_run_checkpoint` writes ``checkpoint.tmp/`` and
 swaps it in with renames (the previous one is ``checkpoint.old/`` for a
 moment), so a crash never leaves a half-written checkpoint.
 :func:`resolve_weights` turns either kind of folder into a checkpoint
-folder; every command that takes ``--weights`` uses it.
+folder (a run's ``model/`` when it has one); every command that takes
+``--weights`` uses it.
 """
 import json
 import os
@@ -32,13 +36,15 @@ __all__ = ["part_path", "save_part", "load_part", "save_checkpoint",
            "load_checkpoint", "atomic_savez", "atomic_savez_dict",
            "CheckpointError", "resolve_weights", "run_checkpoint_dir",
            "run_has_checkpoint", "save_run_checkpoint", "load_run_checkpoint",
-           "read_run_config",
-           "RUN_CONFIG", "RUN_LOG"]
+           "read_run_config", "save_checkpoint_folder",
+           "RUN_CONFIG", "RUN_LOG", "RUN_MODEL", "RUN_BEST"]
 
 DEFAULT_PREFIX = "-1"
 RUN_CONFIG = "config.json"           # files of a run folder
 RUN_LOG = "log.jsonl"
 RUN_CHECKPOINT = "checkpoint"
+RUN_MODEL = "model"
+RUN_BEST = "best"
 TRAINER_STATE_JSON = "trainer_state.json"
 TRAINER_STATE_NPZ = "trainer_state.npz"
 
@@ -165,6 +171,9 @@ def resolve_weights(path):
         return path
     if os.path.isfile(os.path.join(path, RUN_CONFIG)) or \
             os.path.isdir(os.path.join(path, RUN_CHECKPOINT)):
+        model = os.path.join(path, RUN_MODEL)
+        if os.path.isfile(part_path(model, "encoder")):
+            return model
         folder = run_checkpoint_dir(path)
         if not os.path.isdir(folder):
             raise CheckpointError("%s: a run folder without a checkpoint yet"
@@ -179,13 +188,24 @@ def resolve_weights(path):
 def save_run_checkpoint(run_dir, net, optimizer_arrays, trainer_state):
     """Write the network, ``optimizer_arrays`` (name -> array) and
     ``trainer_state`` (JSON-able) as the run's checkpoint, atomically."""
-    final = os.path.join(run_dir, RUN_CHECKPOINT)
+    def extra(tmp):
+        atomic_savez_dict(os.path.join(tmp, TRAINER_STATE_NPZ),
+                          optimizer_arrays)
+        atomic_write_json(os.path.join(tmp, TRAINER_STATE_JSON), trainer_state)
+    return save_checkpoint_folder(net, os.path.join(run_dir, RUN_CHECKPOINT),
+                                  extra)
+
+
+def save_checkpoint_folder(net, final, extra=None):
+    """Write ``net`` as the checkpoint folder ``final``, atomically:
+    ``final.tmp/`` is written (plus whatever ``extra(tmp)`` adds), then
+    swapped in by renames (``final.old/`` exists for a moment)."""
     tmp, old = final + ".tmp", final + ".old"
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
     save_checkpoint(net, tmp)
-    atomic_savez_dict(os.path.join(tmp, TRAINER_STATE_NPZ), optimizer_arrays)
-    atomic_write_json(os.path.join(tmp, TRAINER_STATE_JSON), trainer_state)
+    if extra is not None:
+        extra(tmp)
     if os.path.exists(old):
         shutil.rmtree(old)
     if os.path.exists(final):

@@ -72,3 +72,52 @@ def test_batch_norm_helper_moves_nonlinearity_above():
     assert conv.nonlinearity is nn.nonlinearities.identity
     with pytest.raises(ValueError, match="b=None"):
         nn.batch_norm(nn.Conv2DLayer(l_in, 2, 3))
+
+
+def test_recalibrate_batch_norm_sets_population_statistics(rng):
+    # two BN layers in a chain: the second must see the first's *new*
+    # statistics (deterministic pass), over all frames, any batch split
+    l_in = nn.InputLayer((None, 3, 5, 4))
+    bn1 = nn.BatchNormLayer(l_in, beta=nn.init.Normal(1.0),
+                            gamma=nn.init.Normal(1.0, mean=1.0))
+    sq = nn.NonlinearityLayer(bn1, lambda v: v ** 2)
+    bn2 = nn.BatchNormLayer(sq)
+    x = (rng.randn(23, 3, 5, 4) * [[[[2.0]], [[0.5]], [[4.0]]]] + 3).astype("f4")
+    batches = [x[:10], x[10:17], x[17:]]
+    assert nn.recalibrate_batch_norm(bn2, batches) == [bn1, bn2]
+
+    x64 = x.astype(np.float64)
+    mean1 = x64.mean(axis=(0, 2, 3))
+    var1 = x64.var(axis=(0, 2, 3))
+    np.testing.assert_allclose(bn1.mean.get_value(), mean1, rtol=1e-5)
+    np.testing.assert_allclose(bn1.inv_std.get_value(),
+                               1 / np.sqrt(var1 + 1e-4), rtol=1e-4)
+    s = lambda a: a[None, :, None, None]   # noqa: E731
+    h = ((x64 - s(mean1)) * s(bn1.gamma.get_value() / np.sqrt(var1 + 1e-4))
+         + s(bn1.beta.get_value())) ** 2
+    np.testing.assert_allclose(bn2.mean.get_value(), h.mean(axis=(0, 2, 3)),
+                               rtol=1e-4)
+    np.testing.assert_allclose(bn2.inv_std.get_value(),
+                               1 / np.sqrt(h.var(axis=(0, 2, 3)) + 1e-4),
+                               rtol=1e-4)
+    # one batch of everything gives the same statistics
+    before = [bn1.mean.get_value(), bn2.inv_std.get_value()]
+    nn.recalibrate_batch_norm(bn2, [x])
+    np.testing.assert_allclose(bn1.mean.get_value(), before[0], rtol=1e-5)
+    np.testing.assert_allclose(bn2.inv_std.get_value(), before[1], rtol=1e-4)
+
+
+def test_recalibrate_batch_norm_with_a_cut_input_and_dense_layers(rng):
+    l_in = nn.InputLayer((None, 6))
+    dense = nn.DenseLayer(l_in, 4, b=None, nonlinearity=None)
+    bn = nn.BatchNormLayer(dense)
+    x = rng.randn(40, 4).astype("f4") * 3 - 1
+    # feed the dense layer's output directly: the input layer is cut off
+    nn.recalibrate_batch_norm(bn, [{dense: x[:25]}, {dense: x[25:]}],
+                              inputs=[dense])
+    np.testing.assert_allclose(bn.mean.get_value(), x.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(bn.inv_std.get_value(),
+                               1 / np.sqrt(x.astype(np.float64).var(axis=0)
+                                           + 1e-4), rtol=1e-4)
+    with pytest.raises(ValueError, match="no batches"):
+        nn.recalibrate_batch_norm(bn, [], inputs=[dense])

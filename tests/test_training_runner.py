@@ -217,7 +217,7 @@ def test_second_trainer_on_the_same_folder_fails_at_once(tiny_h5, tmp_path):
 
 
 def test_too_few_labelled_frames_is_a_clear_error(tiny_h5, tmp_path):
-    with pytest.raises(DataError, match="labelled fraction 0.01 of 24 frames "
+    with pytest.raises(DataError, match="labelled fraction 0.01 of 24 training frames "
                                         "leaves 0 labelled"):
         Trainer(_config(tiny_h5, ("vae",), labelled_fraction=0.01),
                 str(tmp_path / "r"), progress=False)

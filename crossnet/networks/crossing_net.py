@@ -15,7 +15,7 @@ import numpy as np
 from .. import nn
 from ..backend import aesara, at
 from .alignment import build_alignment
-from .config import POSE_CODE_DIM, UNIT_MM, config_for
+from .config import LATENT_DIM, POSE_CODE_DIM, UNIT_MM, config_for
 from .depth_gan import build_discriminator, build_generator
 from .metric_head import build_metric_head
 from .posterior_head import build_posterior_head
@@ -142,6 +142,57 @@ class CrossingNet(object):
             return [x], nn.get_output(self.encoder.mu, x, deterministic=True)
         return self._function("encode", build)(pose)
 
+    def pose_posterior(self, pose):
+        """(B, 3J) root-relative joints / 50 mm -> (mu, sigma), each (B, 20):
+        the VAE's posterior q(z_y | y) = N(mu, sigma^2)."""
+        pose = np.asarray(pose, dtype="float32")
+        if pose.ndim != 2 or pose.shape[1] != self.config.pose_dim:
+            raise ValueError("expected poses of shape (B, %d), got %s"
+                             % (self.config.pose_dim, pose.shape))
+
+        def build():
+            x = at.matrix("pose", dtype="float32")
+            mu, logvar = nn.get_output([self.encoder.mu, self.encoder.logvar],
+                                       x, deterministic=True)
+            return [x], [mu, at.exp(0.5 * logvar)]
+        return tuple(self._function("pose_posterior", build)(pose))
+
+    def recalibrate_batch_norm(self, depth, latents=None, batch_size=100,
+                               posterior_only=False):
+        """Population batch-norm statistics (:func:`crossnet.nn.
+        recalibrate_batch_norm`) of the discriminator and both heads (only
+        the posterior path, D conv1-2 + posterior head, with
+        ``posterior_only``) over ``depth`` (N, S, S) training crops, and of
+        Ali and the generator over ``latents`` (N, 23) pose latents
+        (skipped when None)."""
+        depth = self._check_depth(depth)
+        d = self.discriminator
+        key = "recalibrate_posterior" if posterior_only else "recalibrate_depth"
+        if key not in self._functions:
+            tops = [self.posterior_head] if posterior_only else [
+                d.output, self.posterior_head, self.metric_head]
+            self._functions[key] = nn.BatchNormRecalibration(tops)
+        self._functions[key](_batches(depth, batch_size))
+        if latents is None:
+            return
+        latents = np.asarray(latents, dtype="float32")
+        if latents.ndim != 2 or latents.shape[1] != LATENT_DIM:
+            raise ValueError("expected latents of shape (N, %d), got %s"
+                             % (LATENT_DIM, latents.shape))
+        if "recalibrate_alignment" not in self._functions:
+            self._functions["recalibrate_alignment"] = \
+                nn.BatchNormRecalibration(self.alignment)
+            self._functions["recalibrate_generator"] = \
+                nn.BatchNormRecalibration(self.generator.output)
+        self._functions["recalibrate_alignment"](_batches(latents, batch_size))
+
+        def build():
+            zv = at.matrix("z_y", dtype="float32")
+            return [zv], nn.get_output(self.alignment, zv, deterministic=True)
+        align = self._function("align", build)
+        z_x = np.concatenate([align(b) for b in _batches(latents, batch_size)])
+        self._functions["recalibrate_generator"](_batches(z_x, batch_size))
+
     def encode_pose(self, joints):
         """(B, J, 3) mm rel. to the crop centre -> (B, 23) latent (VAE mean,
         root offset / 50 mm)."""
@@ -173,3 +224,7 @@ class CrossingNet(object):
             z = self.latent_from_depth_expr(x)
             return [x], self.pose_from_latent_expr(z) * UNIT_MM
         return self._function("estimate", build)(self._check_depth(depth))
+
+
+def _batches(array, batch_size):
+    return [array[i:i + batch_size] for i in range(0, len(array), batch_size)]

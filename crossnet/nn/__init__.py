@@ -19,6 +19,7 @@ from .dense import DenseLayer  # noqa: F401
 from .helper import (count_params, count_values, get_all_layers, get_all_param_values,  # noqa: F401
                      get_all_params, get_output, get_output_shape,
                      set_all_param_values, set_param_values)
-from .normalization import BatchNormLayer, batch_norm  # noqa: F401
+from .normalization import (BatchNormLayer, batch_norm,  # noqa: F401
+                            recalibrate_batch_norm, BatchNormRecalibration)
 from .shape import (ConcatLayer, NonlinearityLayer, ReshapeLayer,  # noqa: F401
                     SliceLayer)

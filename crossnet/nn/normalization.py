@@ -1,11 +1,14 @@
 """Batch normalisation (Ioffe & Szegedy 2015), Lasagne-style."""
-from ..backend import at
+import numpy as np
+
+from ..backend import aesara, at
 from .. import ops
 from ..ops.batch_norm import batch_norm_act, batch_stats, fits_batch_norm
 from . import init
 from .base import Layer
 
-__all__ = ["BatchNormLayer", "batch_norm"]
+__all__ = ["BatchNormLayer", "batch_norm", "recalibrate_batch_norm",
+           "BatchNormRecalibration"]
 
 
 class BatchNormLayer(Layer):
@@ -122,3 +125,79 @@ def batch_norm(layer, name=None, **kwargs):
         out = NonlinearityLayer(out, nonlinearity,
                                 name=layer.name and layer.name + "_nl")
     return out
+
+
+def recalibrate_batch_norm(layer_or_layers, batches, inputs=None):
+    """Set every BatchNormLayer's ``mean`` and ``inv_std`` below
+    ``layer_or_layers`` to population statistics of a deterministic pass.
+
+    ``batches`` is a sequence (it is read once per batch-norm layer) of
+    arrays for the network's single input layer, or of dicts mapping
+    ``inputs`` (a list of layers, as for :func:`get_output`'s dict) to
+    arrays. Layers are recalibrated in order, inputs first, each on what it
+    sees at test time: the layers below it use their new statistics
+    (``deterministic=True`` everywhere). Each batch's per-channel mean and
+    biased variance are pooled over all batches, weighted by frames, in
+    float64 (Chan's pairwise formula): the population mean and variance of
+    all frames (and pixels); then ``inv_std = 1 / sqrt(var + epsilon)``.
+    The batch size does not change the result. Returns the recalibrated
+    layers. :class:`BatchNormRecalibration` compiles the pass once for
+    repeated use.
+    """
+    return BatchNormRecalibration(layer_or_layers, inputs)(batches)
+
+
+class BatchNormRecalibration(object):
+    """:func:`recalibrate_batch_norm` with its statistics pass compiled once
+    (call it with ``batches`` as often as needed)."""
+
+    def __init__(self, layer_or_layers, inputs=None):
+        from .base import InputLayer
+        from .helper import get_all_layers, get_output
+        layers = get_all_layers(layer_or_layers, treat_as_input=inputs)
+        self.layers = [lay for lay in layers
+                       if isinstance(lay, BatchNormLayer)]
+        if inputs is None:
+            inputs = [lay for lay in layers if isinstance(lay, InputLayer)]
+            if len(inputs) != 1:
+                raise ValueError("recalibrate_batch_norm: %d input layers; "
+                                 "pass inputs=[...] and dict batches"
+                                 % len(inputs))
+        self.inputs = list(inputs)
+        self._stats = None
+        if not self.layers:
+            return
+        variables = [at.TensorType("float32", (False,) * len(lay.output_shape))(
+            "recalibration_input_%d" % i) for i, lay in enumerate(self.inputs)]
+        below = get_output([bn.input_layer for bn in self.layers],
+                           dict(zip(self.inputs, variables)),
+                           deterministic=True)
+        outs = []
+        for bn, x in zip(self.layers, below):
+            outs += [x.mean(bn.axes), x.var(bn.axes)]
+        self._stats = aesara.function(variables, outs)
+
+    def __call__(self, batches):
+        batches = list(batches)
+        if not batches:
+            raise ValueError("recalibrate_batch_norm: no batches given")
+        for k, bn in enumerate(self.layers):
+            count, mean, m2 = 0, 0.0, 0.0
+            for batch in batches:
+                arrays = ([batch[lay] for lay in self.inputs]
+                          if isinstance(batch, dict) else [batch])
+                arrays = [np.asarray(a, dtype="float32") for a in arrays]
+                out = self._stats(*arrays)
+                n = len(arrays[0])   # every frame has the same pixel count
+                b_mean = out[2 * k].astype(np.float64)
+                b_var = out[2 * k + 1].astype(np.float64)
+                delta = b_mean - mean
+                total = count + n
+                mean = mean + delta * n / total
+                m2 = m2 + b_var * n + delta ** 2 * count * n / total
+                count = total
+            var = m2 / count
+            bn.mean.set_value(mean.astype(bn.mean.dtype))
+            bn.inv_std.set_value((1.0 / np.sqrt(var + bn.epsilon)).astype(
+                bn.inv_std.dtype))
+        return list(self.layers)

@@ -31,6 +31,8 @@ import time
 import numpy as np
 
 from .. import checkpoint as ckpt
+from .. import nn
+from ..conventions import UNIT_MM
 from ..data.cache import CacheDataset
 from ..data.common import DataError
 from ..fileio import atomic_write_json, exclusive_lock
@@ -42,6 +44,10 @@ from .schedules import STAGE_SETS, schedule as named_schedule
 __all__ = ["Trainer", "TrainingError", "TrainingInterrupted",
            "AbortedWithoutSaving", "make_config",
            "TrainingData", "read_log"]
+
+VALIDATED_STAGES = ("align", "cross", "supervised")   # train the posterior
+# frames whose depth maps give the population batch-norm statistics
+RECALIBRATION_FRAMES = {"validation": 1000, "final": 4000}
 
 BUILDERS = {"vae": stages_mod.vae_stage, "gan": stages_mod.gan_stage,
             "align": stages_mod.align_stage, "cross": stages_mod.cross_stage,
@@ -69,11 +75,26 @@ class AbortedWithoutSaving(KeyboardInterrupt):
 def make_config(dataset, data, stages=None, quick=False, seed=0,
                 labelled_fraction=1.0, epochs=None, batch_size=None,
                 checkpoint_every=1, max_batches_per_epoch=None,
-                generator_loss="feature_matching", test_data=None):
-    """The run configuration (a JSON-able dict) with paper defaults."""
+                generator_loss="feature_matching", test_data=None,
+                validation_fraction=0.0, validate_every=100,
+                unlabelled_depth=True, init_from=None):
+    """The run configuration (a JSON-able dict) with paper defaults.
+
+    ``validation_fraction`` of the training frames (drawn first, the same
+    for every labelled fraction of a seed) are held out with their labels
+    to choose the checkpoint: every ``validate_every`` updates of a stage
+    that trains the posterior head, and at its end. ``unlabelled_depth``:
+    whether the GAN terms may use the depth maps of unlabelled frames
+    (False: labelled frames only). ``init_from``: {"run": run folder,
+    "parts": [...]} loads those parts from another run's checkpoint
+    before training (e.g. a shared GAN pretraining).
+    """
     if not 0 < labelled_fraction <= 1:
         raise ValueError("labelled fraction must be in (0, 1], got %r"
                          % labelled_fraction)
+    if not 0 <= validation_fraction < 1:
+        raise ValueError("validation fraction must be in [0, 1), got %r"
+                         % validation_fraction)
     stages = list(stages or STAGE_SETS["crossing_nets"])
     for s in stages:
         if s not in BUILDERS:
@@ -91,19 +112,32 @@ def make_config(dataset, data, stages=None, quick=False, seed=0,
             "labelled_fraction": float(labelled_fraction),
             "schedule": {s: schedule[s] for s in stages},
             "checkpoint_every": int(checkpoint_every),
-            "max_batches_per_epoch": max_batches_per_epoch, "quick": quick}
+            "max_batches_per_epoch": max_batches_per_epoch, "quick": quick,
+            "validation_fraction": float(validation_fraction),
+            "validate_every": int(validate_every),
+            "unlabelled_depth": bool(unlabelled_depth),
+            "init_from": init_from and {
+                "run": os.path.abspath(init_from["run"]),
+                "parts": list(init_from["parts"])}}
 
 
 class TrainingData(object):
-    """Training frames of a cache file, split into labelled and unlabelled.
+    """Training frames of a cache file: validation, labelled, unlabelled.
 
-    The labelled frames are a seeded random ``labelled_fraction`` of all;
-    labels of the others are never read. Arrays are held in memory when
-    smaller than ``memory_limit_bytes``, else read per batch from the file.
+    A seeded permutation of the frames puts ``validation_fraction`` of them
+    (at its end) aside with their labels, for choosing checkpoints only;
+    ``labelled_fraction`` of the rest (at its start) are the labelled
+    frames. ``all`` are the training frames (every frame but the
+    validation ones); ``depth_pool`` the frames whose depth maps the GAN
+    terms may use (``all``, or ``labelled`` without ``unlabelled_depth``).
+    Labels of unlabelled frames are never read: :meth:`read` refuses them.
+    Arrays are held in memory when smaller than ``memory_limit_bytes``,
+    else read per batch from the file.
     """
 
     def __init__(self, path, dataset, labelled_fraction=1.0, seed=0,
-                 memory_limit_bytes=4 << 30):
+                 memory_limit_bytes=4 << 30, validation_fraction=0.0,
+                 unlabelled_depth=True):
         self.cache = CacheDataset(path)
         p = self.cache.params
         if p.dataset != dataset:
@@ -113,28 +147,46 @@ class TrainingData(object):
         self.params = p
         n = len(self.cache)
         perm = np.random.RandomState(seed).permutation(n)
-        n_lab = int(round(labelled_fraction * n))
-        if n_lab < 2:
+        n_val = int(round(validation_fraction * n))
+        n_train = n - n_val
+        n_lab = int(round(labelled_fraction * n_train))
+        if n_lab < 2 or (n_val and n_val < 2):
             self.cache.close()
-            raise DataError("%s: labelled fraction %g of %d frames leaves %d "
-                            "labelled frame(s); at least 2 are needed"
-                            % (path, labelled_fraction, n, n_lab))
+            raise DataError("%s: labelled fraction %g of %d training frames "
+                            "leaves %d labelled frame(s) (and %d validation "
+                            "frames); at least 2 of each are needed"
+                            % (path, labelled_fraction, n_train, n_lab, n_val))
         self.labelled = np.sort(perm[:n_lab])
-        self.all = np.arange(n)
+        self.all = np.sort(perm[:n_train])
+        self.validation = np.sort(perm[n_train:])
+        self.depth_pool = self.all if unlabelled_depth else self.labelled
         self.arrays = None
         if self.cache.h5["depth"].nbytes < memory_limit_bytes:
             self.arrays = {k: self.cache.h5[k][:] for k in
                            ("depth", "pose", "origin")}
         self._labelled_set = set(self.labelled.tolist())
+        self._validation_set = set(self.validation.tolist())
 
     def read(self, indices, labels=True):
-        """Batch dict; ``labels=False`` reads depth only (unlabelled use)."""
+        """Batch dict; ``labels=False`` reads depth only (unlabelled use).
+        Validation frames are never training data."""
         keys = ("depth", "pose", "origin") if labels else ("depth",)
         if labels and not self._labelled_set.issuperset(indices.tolist()):
             raise RuntimeError("labels requested for unlabelled frames")
+        if not self._validation_set.isdisjoint(indices.tolist()):
+            raise RuntimeError("validation frames requested for training")
+        return self._read(indices, keys)
+
+    def _read(self, indices, keys):
         if self.arrays is not None:
             return {k: self.arrays[k][indices] for k in keys}
         return self.cache.read(indices, keys)
+
+    def read_validation(self):
+        """Depth, pose and origin of the validation frames (None if none)."""
+        if not len(self.validation):
+            return None
+        return self._read(self.validation, ("depth", "pose", "origin"))
 
     def poses(self):
         """Labelled poses (N_l, J, 3), e.g. for the PCA initialisation."""
@@ -188,8 +240,10 @@ class Trainer(object):
                                     % run_dir)
             self.config = config
         c = self.config
-        self.data = TrainingData(c["data"], c["dataset"], c["labelled_fraction"],
-                                 c["seed"])
+        self.data = TrainingData(
+            c["data"], c["dataset"], c["labelled_fraction"], c["seed"],
+            validation_fraction=c.get("validation_fraction", 0.0),
+            unlabelled_depth=c.get("unlabelled_depth", True))
         self._exit.callback(self.data.cache.close)
         self.net = CrossingNet(c["dataset"], self.data.params.size, seed=c["seed"])
         if self.net.config.num_joints != self.data.cache.num_joints:
@@ -207,8 +261,40 @@ class Trainer(object):
             except ckpt.CheckpointError as exc:
                 raise TrainingError("%s; nothing was overwritten" % exc)
         else:
+            if c.get("init_from"):
+                self._init_from(c["init_from"])
             os.makedirs(run_dir, exist_ok=True)
             atomic_write_json(cfg_path, c)
+
+    def _init_from(self, source):
+        """Load parts of another run's checkpoint; its update counts go to
+        ``state['inherited_updates']`` (they count in the run's budget)."""
+        folder = ckpt.run_checkpoint_dir(source["run"])
+        try:
+            other = ckpt.read_run_config(source["run"])
+            with open(os.path.join(folder, ckpt.TRAINER_STATE_JSON)) as fh:
+                other_state = json.load(fh)
+            ckpt.load_checkpoint(self.net, folder, parts=source["parts"])
+        except (ckpt.CheckpointError, OSError, ValueError) as exc:
+            raise TrainingError("init_from %s: %s" % (source["run"], exc))
+        c = self.config
+        for key, default in (("data", None), ("seed", None),
+                             ("validation_fraction", 0.0)):
+            if other.get(key, default) != c.get(key, default):
+                raise TrainingError(
+                    "init_from %s: its %s is %r, this run's %r (the frames "
+                    "it trained on must be this run's)" % (
+                        source["run"], key, other.get(key, default),
+                        c.get(key, default)))
+        unfinished = [s for s in other["stages"]
+                      if s not in other_state["finished"]]
+        if unfinished:
+            raise TrainingError("init_from %s: stage(s) %s not finished"
+                                % (source["run"], ", ".join(unfinished)))
+        inherited = dict(other_state.get("inherited_updates", {}))
+        for k, v in other_state["updates"].items():
+            inherited[k] = inherited.get(k, 0) + v
+        self.state["inherited_updates"] = inherited
 
     def close(self):
         """Release the run folder's lock and close the training cache (the
@@ -239,6 +325,10 @@ class Trainer(object):
         if name == "gan":
             kwargs["generator_loss"] = sched.get("generator_loss",
                                                  "feature_matching")
+        if name in ("align", "cross", "supervised"):
+            kwargs["latent"] = sched.get("latent", "sample")
+        if name == "cross":
+            kwargs["adversarial"] = sched.get("adversarial", True)
         if name == "vae" and self.state["updates"].get("vae", 0) == 0 \
                 and self.state["stage"] != "vae":
             poses = self.data.poses().reshape(len(self.data.labelled), -1)
@@ -262,7 +352,7 @@ class Trainer(object):
         bs = c["schedule"][stage.name]["batch_size"]
         seed = c["seed"]
         source = stage.batch_source
-        pool = self.data.all if source == "all" else self.data.labelled
+        pool = self.data.depth_pool if source == "all" else self.data.labelled
         if len(pool) < 2:
             raise TrainingError("stage %s needs at least 2 frames, %d available"
                                 % (stage.name, len(pool)))
@@ -275,7 +365,7 @@ class Trainer(object):
         if source != "both":
             return plan, None
         real = np.random.RandomState([seed, stage_index, epoch, 1]).permutation(
-            self.data.all)
+            self.data.depth_pool)
         reps = int(math.ceil(n * bs / len(real)))
         real = np.concatenate([real] * max(reps, 1))
         return plan, [real[b * bs:(b + 1) * bs] for b in range(n)]
@@ -299,6 +389,7 @@ class Trainer(object):
                 if name in self.state["finished"]:
                     continue
                 throughput[name] = self.run_stage(stage_index, name)
+        self.finalise()
         return {k: float(np.median(v)) for k, v in throughput.items() if v}
 
     @contextlib.contextmanager
@@ -341,20 +432,26 @@ class Trainer(object):
             signum)
 
     def run_stage(self, stage_index, name):
-        """Train one stage from where the state says; [frames/s per epoch]."""
+        """Train one stage from where the state says; [frames/s per epoch].
+
+        The stage runs ``updates`` updates when its schedule gives them
+        (epochs over its frame pool, the last one cut short), else
+        ``epochs`` full epochs.
+        """
         c = self.config
-        sched = c["schedule"][name]
         stage = self._build(name)
         if self.state["stage"] != name:
             self.state.update(stage=name, epoch=0, batch=0)
         throughput = []
-        for epoch in range(self.state["epoch"], sched["epochs"]):
+        while not self._stage_done(name, self.state["epoch"]):
+            epoch = self.state["epoch"]
             entry = self.run_epoch(stage, stage_index, epoch)
             self._log_epoch(entry)
             throughput.append(entry["frames_per_s"])
             self.state.update(epoch=epoch + 1, batch=0)
-            last = epoch + 1 == sched["epochs"]
+            last = self._stage_done(name, epoch + 1)
             if last:
+                self._validate_if_due(name, end_of_stage=True)
                 self.state["finished"].append(name)
             if last or (epoch + 1) % c["checkpoint_every"] == 0:
                 self.save_checkpoint()
@@ -364,6 +461,100 @@ class Trainer(object):
             self.save_checkpoint()
         return throughput
 
+    # -- validation, population statistics, the final model --------------
+    def _validate_if_due(self, name, end_of_stage=False):
+        """Validate every ``validate_every`` updates of a stage that trains
+        the posterior head, and at its end (once per update count)."""
+        c = self.config
+        if name not in VALIDATED_STAGES or not len(self.data.validation):
+            return
+        done = self.state["updates"].get(name, 0)
+        sched = c["schedule"][name]
+        end_of_stage = end_of_stage or done == sched.get("updates")
+        if not (end_of_stage or done % c["validate_every"] == 0):
+            return
+        history = self.state.setdefault("validation", [])
+        if history and history[-1]["stage"] == name \
+                and history[-1]["updates"] == done:
+            return
+        running = self._running_averages()
+        saved = [p.get_value() for p in running]
+        error = self.validate()
+        entry = {"stage": name, "updates": done,
+                 "mean_error_mm": round(float(error), 4)}
+        history.append(entry)
+        best = self.state.get("best")
+        if best is None or error < best["mean_error_mm"]:
+            self.state["best"] = entry     # saved as evaluated
+            ckpt.save_checkpoint_folder(
+                self.net, os.path.join(self.run_dir, ckpt.RUN_BEST))
+        for p, v in zip(running, saved):   # training goes on unchanged
+            p.set_value(v)
+        if self.progress:
+            self.log("validation after %s update %d: %.2f mm (best %.2f mm)"
+                     % (name, done, error, self.state["best"]["mean_error_mm"]))
+
+    def _recalibration_frames(self, limit):
+        """Up to ``limit`` frames of the depth pool (a fixed seeded subset)."""
+        pool = self.data.depth_pool
+        if len(pool) > limit:
+            pool = np.sort(np.random.RandomState(
+                [self.config["seed"], 99]).choice(pool, limit, replace=False))
+        return pool
+
+    def _running_averages(self):
+        """Batch-norm running averages of the posterior path."""
+        head = self.net.posterior_head
+        trainable = set(nn.get_all_params(head, trainable=True))
+        return [p for p in nn.get_all_params(head) if p not in trainable]
+
+    def validate(self):
+        """Mean joint error (mm, all joints) on the validation frames, after
+        recalibrating the posterior path's batch-norm statistics on training
+        frames (in place: :meth:`_validate_if_due` restores them)."""
+        net = self.net
+        frames = self.data.read(self._recalibration_frames(
+            RECALIBRATION_FRAMES["validation"]), labels=False)["depth"]
+        val = self.data.read_validation()
+        net.recalibrate_batch_norm(frames, posterior_only=True)
+        pred = np.concatenate([net.estimate(val["depth"][i:i + 200])
+                               for i in range(0, len(val["depth"]), 200)])
+        truth = (val["pose"] + val["origin"][:, None]) * UNIT_MM
+        return float(np.linalg.norm(pred - truth, axis=2).mean())
+
+    def finalise(self):
+        """The model evaluation uses, written to ``model/``: the best
+        validated checkpoint (else the last), with population batch-norm
+        statistics of every part (depth pool; Ali and generator over the
+        labelled poses' mean latents)."""
+        from .stages import latent_of_batch
+        if self.state.get("best") is not None:
+            ckpt.load_checkpoint(self.net, os.path.join(self.run_dir,
+                                                        ckpt.RUN_BEST))
+        frames = self.data.read(self._recalibration_frames(
+            RECALIBRATION_FRAMES["final"]), labels=False)["depth"]
+        latents = None
+        if "vae" in self.state["finished"] or self.state.get(
+                "inherited_updates", {}).get("vae"):
+            latents = latent_of_batch(self.net, self.data.read(
+                self.data.labelled), latent="mean")
+        self.net.recalibrate_batch_norm(frames, latents)
+        ckpt.save_checkpoint_folder(
+            self.net, os.path.join(self.run_dir, ckpt.RUN_MODEL))
+
+    def _stage_done(self, name, epoch):
+        sched = self.config["schedule"][name]
+        if "updates" in sched:
+            return self.state["updates"].get(name, 0) >= sched["updates"]
+        return epoch >= sched["epochs"]
+
+    def _epoch_label(self, name, epoch):
+        sched = self.config["schedule"][name]
+        if "updates" in sched:
+            return "%s %d/%d updates" % (name, self.state["updates"].get(
+                name, 0), sched["updates"])
+        return "%s %d/%d" % (name, epoch + 1, sched["epochs"])
+
     def run_epoch(self, stage, stage_index, epoch):
         """The remaining batches of one epoch; returns its log entry. Ctrl-C
         saves a checkpoint and raises :class:`TrainingInterrupted`."""
@@ -372,11 +563,14 @@ class Trainer(object):
         name = stage.name
         sched = c["schedule"][name]
         plan, real = self._epoch_plan(stage, epoch, stage_index)
+        if "updates" in sched:    # the budget ends within this epoch
+            left = sched["updates"] - self.state["updates"].get(name, 0)
+            plan = plan[:self.state["batch"] + left]
         sums, count, frames = {}, 0, 0
         start = time.perf_counter()
         bar = tqdm(total=len(plan), initial=self.state["batch"],
                    disable=None if self.progress else True, leave=False,
-                   desc="%s %d/%d" % (name, epoch + 1, sched["epochs"]))
+                   desc=self._epoch_label(name, epoch))
         b = self.state["batch"]
         try:
             while b < len(plan):
@@ -401,6 +595,7 @@ class Trainer(object):
                 bar.set_postfix({k: "%.4g" % (v / count)
                                  for k, v in list(sums.items())[:4]})
                 bar.update(1)
+                self._validate_if_due(name)
                 if self.on_batch is not None:
                     self.on_batch(self, name, epoch, b - 1)
                 self._stop_if_asked(name, epoch, b)

@@ -114,10 +114,26 @@ def _depth(batch):
     return d[:, None].astype(np.float32) if d.ndim == 3 else d.astype(np.float32)
 
 
-def latent_of_batch(net, batch):
-    """(B, 23) z_l of labelled frames: VAE mean of the pose, root offset."""
+LATENTS = ("sample", "mean")
+
+
+def latent_of_batch(net, batch, rng=None, latent="sample"):
+    """(B, 23) z_l of labelled frames: the pose code and the root offset.
+
+    ``latent='sample'`` (the authors' code, ganRender.py l.334-336,
+    forwardRender.py l.118): mu + sigma * eps with eps ~ N(0, 0.05^2) drawn
+    from ``rng``; ``'mean'``: the VAE mean mu.
+    """
+    if latent not in LATENTS:
+        raise ValueError("latent must be one of %s, got %r"
+                         % (", ".join(LATENTS), latent))
     pose = batch["pose"].reshape(len(batch["pose"]), -1).astype(np.float32)
-    return np.concatenate([net.encode_normalised(pose),
+    if latent == "mean":
+        code = net.encode_normalised(pose)
+    else:
+        mu, sigma = net.pose_posterior(pose)
+        code = mu + sigma * rng.normal(0, VAE_NOISE_STD, mu.shape)
+    return np.concatenate([code.astype(np.float32),
                            batch["origin"].astype(np.float32)], axis=1)
 
 
@@ -234,11 +250,11 @@ def _crossing_terms(net, x_l, z_l, mix, x_real=None, update_g=True,
     return terms
 
 
-def _labelled_inputs(net, with_real):
+def _labelled_inputs(net, with_real, latent):
     def make_inputs(batch, rng):
         lab = batch["labelled"] if with_real else batch
         x_l = _depth(lab)
-        z_l = latent_of_batch(net, lab)
+        z_l = latent_of_batch(net, lab, rng, latent)
         mix = mixing_matrix(len(z_l), rng)
         inputs = [x_l, z_l, mix]
         if with_real:
@@ -247,7 +263,7 @@ def _labelled_inputs(net, with_real):
     return make_inputs
 
 
-def align_stage(net, lr=1e-2, beta1=0.5):
+def align_stage(net, lr=1e-2, beta1=0.5, latent="sample"):
     """Stage 3a: Ali minimises L_recons; the posterior and metric heads
     minimise L_pos + L_smo; generator, discriminator conv1-2 and VAE frozen.
 
@@ -271,10 +287,10 @@ def align_stage(net, lr=1e-2, beta1=0.5):
                          updates=u1)
     return Stage("align", [("align", fn, ["recons", "pos", "smo"])],
                  ali_params + head_params, lr_var, s1 + s2,
-                 _labelled_inputs(net, False), batch_source="labelled")
+                 _labelled_inputs(net, False, latent), batch_source="labelled")
 
 
-def cross_stage(net, lr=1e-3, beta1=0.5):
+def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True):
     """Stage 3b, alternating on the same batch:
 
     D step: L_GAN_D + L_pos + L_smo -> discriminator, posterior head,
@@ -285,12 +301,18 @@ def cross_stage(net, lr=1e-3, beta1=0.5):
 
     x_real are real depth maps of all frames (labelled or not: the
     semi-supervised setting); the other terms use labelled frames.
+
+    ``adversarial=False`` (an ablation arm, not the paper): the same
+    updates without L_GAN_D and L_FM (D step L_pos + L_smo, G step
+    L_recons + L_smo; no real frames).
     """
     x_l = at.tensor4("x_l", dtype="float32")
     z_l = at.matrix("z_l", dtype="float32")
     mix = at.matrix("mix", dtype="float32")
     x_real = at.tensor4("x_real", dtype="float32")
-    t = _crossing_terms(net, x_l, z_l, mix, x_real)
+    t = _crossing_terms(net, x_l, z_l, mix, x_real if adversarial else None)
+    if not adversarial:
+        t["gan_d"] = t["fm"] = at.constant(np.float32(0))
     d_params = (net.part_params("discriminator", trainable=True)
                 + net.part_params("posterior_head", trainable=True)
                 + net.part_params("metric_head", trainable=True))
@@ -301,20 +323,29 @@ def cross_stage(net, lr=1e-3, beta1=0.5):
     g_loss = t["fm"] + t["recons"] + t["smo"]
     d_updates, d_state = _adam(d_loss, d_params, lr_var, beta1)
     g_updates, g_state = _adam(g_loss, g_params, lr_var, beta1)
-    inputs = [x_l, z_l, mix, x_real]
+    inputs = [x_l, z_l, mix] + ([x_real] if adversarial else [])
     d_fn = aesara.function(inputs, [t["gan_d"], t["pos"], t["smo"]],
                            updates=d_updates)
     g_fn = aesara.function(inputs, [t["fm"], t["recons"], t["smo"]],
                            updates=g_updates)
-    return Stage("cross", [("d", d_fn, ["gan_d", "pos", "smo_d"]),
-                           ("g", g_fn, ["fm", "recons", "smo_g"])],
+    names = (["gan_d", "pos", "smo_d"], ["fm", "recons", "smo_g"])
+    if not adversarial:
+        d_fn, g_fn = _drop_first_output(d_fn), _drop_first_output(g_fn)
+        names = (names[0][1:], names[1][1:])
+    return Stage("cross", [("d", d_fn, names[0]), ("g", g_fn, names[1])],
                  d_params + g_params, lr_var, d_state + g_state,
-                 _labelled_inputs(net, True), batch_source="both")
+                 _labelled_inputs(net, adversarial, latent),
+                 batch_source="both" if adversarial else "labelled")
 
 
-def supervised_stage(net, lr=1e-3, beta1=0.5):
+def _drop_first_output(fn):
+    return lambda *args: fn(*args)[1:]
+
+
+def supervised_stage(net, lr=1e-3, beta1=0.5, latent="sample"):
     """Baseline: discriminator conv1-2 + posterior head on
-    L_pos = mean (pos(x_l) - z_l)^2, labelled frames only."""
+    L_pos = mean (pos(x_l) - z_l)^2, labelled frames only (z_l as in
+    :func:`latent_of_batch`)."""
     D = net.discriminator
     x_l = at.tensor4("x_l", dtype="float32")
     z_l = at.matrix("z_l", dtype="float32")
@@ -326,6 +357,6 @@ def supervised_stage(net, lr=1e-3, beta1=0.5):
     fn = aesara.function([x_l, z_l], [loss], updates=updates)
 
     def make_inputs(batch, rng):
-        return [_depth(batch), latent_of_batch(net, batch)]
+        return [_depth(batch), latent_of_batch(net, batch, rng, latent)]
     return Stage("supervised", [("pos", fn, ["pos"])], params, lr_var, state,
                  make_inputs, batch_source="labelled")
