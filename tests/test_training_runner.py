@@ -245,3 +245,110 @@ def test_corrupt_config_json_is_named(tiny_h5, tmp_path):
     (run_dir / "config.json").write_text("{not json")
     with pytest.raises(TrainingError, match=r"config.json: not valid JSON"):
         Trainer(None, str(run_dir), resume=True, progress=False)
+
+
+def _poison_labels(src, dst, frames, seed):
+    """Copy of cache ``src`` with every label of ``frames`` replaced by
+    other finite values (depth maps untouched)."""
+    import shutil
+    import h5py
+    shutil.copy(src, dst)
+    rng = np.random.RandomState(seed)
+    with h5py.File(dst, "r+") as h5:
+        for key in ("pose", "origin", "xyz", "centre"):
+            values = h5[key][:]
+            values[frames] = rng.uniform(-3, 3, values[frames].shape)
+            h5[key][:] = values
+    return dst
+
+
+def test_labels_of_unlabelled_frames_never_reach_training(tiny_h5, tmp_path):
+    """A semi-supervised run (validation split, VAE, GAN, 3a, 3b on all
+    frames' depth) gives bit-identical networks when the labels of every
+    unlabelled training frame are replaced: no label of theirs is used. The
+    budget is counted in updates, epochs cut short."""
+    def config(h5):
+        cfg = make_config("synthetic", h5, ["vae", "gan", "align", "cross"],
+                          seed=3, labelled_fraction=0.5,
+                          validation_fraction=0.25, validate_every=2)
+        for name, s in cfg["schedule"].items():
+            s.update(batch_size=4, updates=3)
+            s.pop("epochs")
+        return cfg
+    clean = Trainer(config(tiny_h5), str(tmp_path / "clean"), progress=False)
+    clean.run()
+    data = clean.data
+    assert len(data.validation) == 6 and len(data.labelled) == 9
+    assert not set(data.validation) & set(data.all)
+    assert set(data.labelled) <= set(data.all)
+    unlabelled = np.setdiff1d(data.all, data.labelled)
+    assert clean.state["updates"] == {"vae": 3, "gan": 3, "align": 3,
+                                      "cross": 3}
+    # validated at update 2 and at the end of each posterior stage
+    assert [(v["stage"], v["updates"]) for v in clean.state["validation"]] \
+        == [("align", 2), ("align", 3), ("cross", 2), ("cross", 3)]
+    assert clean.state["best"] in clean.state["validation"]
+    assert os.path.isdir(tmp_path / "clean" / "best")
+    assert os.path.isdir(tmp_path / "clean" / "model")
+    expected = _values(clean)
+    clean.close()
+
+    poisoned_h5 = _poison_labels(tiny_h5, str(tmp_path / "poisoned.h5"),
+                                 unlabelled, seed=5)
+    other = Trainer(config(poisoned_h5), str(tmp_path / "poisoned"),
+                    progress=False)
+    other.run()
+    assert other.state["validation"] == clean.state["validation"]
+    got = _values(other)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    other.close()
+
+
+def test_validation_frames_are_not_training_frames(tiny_h5):
+    data = runner.TrainingData(tiny_h5, "synthetic", labelled_fraction=1.0,
+                               seed=4, validation_fraction=0.25)
+    assert len(data.validation) == 6 and len(data.all) == 18
+    assert not set(data.validation) & set(data.all)
+    with pytest.raises(RuntimeError, match="validation frames"):
+        data.read(data.validation[:2], labels=False)
+    # the validation split does not depend on the labelled fraction
+    low = runner.TrainingData(tiny_h5, "synthetic", labelled_fraction=0.2,
+                              seed=4, validation_fraction=0.25)
+    np.testing.assert_array_equal(low.validation, data.validation)
+    assert set(low.labelled) < set(data.labelled)
+    # without unlabelled depth the GAN pool is the labelled frames
+    lab_only = runner.TrainingData(tiny_h5, "synthetic", 0.5, seed=4,
+                                   validation_fraction=0.25,
+                                   unlabelled_depth=False)
+    np.testing.assert_array_equal(lab_only.depth_pool, lab_only.labelled)
+    for d in (data, low, lab_only):
+        d.cache.close()
+
+
+def test_init_from_loads_parts_and_counts_their_updates(tiny_h5, tmp_path):
+    gan_cfg = _config(tiny_h5, ("gan",))
+    gan = Trainer(gan_cfg, str(tmp_path / "gan"), progress=False)
+    gan.run()
+    gan_updates = gan.state["updates"]
+    assert gan_updates == {"gan": 6}         # 2 epochs of 24 frames / 8
+    # the run checkpoint is what init_from loads (model/ is recalibrated)
+    ckpt_d = runner.ckpt.run_checkpoint_dir(str(tmp_path / "gan"))
+    gan.close()
+    cfg = _config(tiny_h5, ("vae",), init_from={
+        "run": str(tmp_path / "gan"), "parts": ["generator", "discriminator"]})
+    t = Trainer(cfg, str(tmp_path / "vae"), progress=False)
+    assert t.state["inherited_updates"] == gan_updates
+    from crossnet.checkpoint import read_npz_arrays, part_path
+    saved = read_npz_arrays(part_path(ckpt_d, "discriminator"))
+    params = t.net.part_params("discriminator")
+    assert len(params) == len(saved)
+    for p, v in zip(params, saved):
+        np.testing.assert_array_equal(p.get_value(), v)
+    t.close()
+    bad = _config(tiny_h5, ("vae",), init_from={
+        "run": str(tmp_path / "gan"), "parts": ["discriminator"]})
+    bad["seed"] = 4
+    with pytest.raises(TrainingError, match="its seed is 3, this run's 4"):
+        Trainer(bad, str(tmp_path / "bad"), progress=False)
+

@@ -109,6 +109,42 @@ def test_supervised_stage_is_the_posterior_path_only(frames):
     assert hist[-1]["pos"] < hist[0]["pos"]
 
 
+def test_cross_stage_without_adversarial_terms_leaves_the_gan_output(frames):
+    """The ablation's '+ smoothness' arm: no real frames, no L_GAN_D / L_FM;
+    D's conv3-5 and output layer are not in the loss, so they stay."""
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.cross_stage(net, lr=1e-3, adversarial=False)
+    assert st.batch_source == "labelled"
+    changed = _names(_changed(net, lambda: _run(st, _batch(frames), 1)))
+    for prefix in ("ali_", "gen_", "dis_conv1", "pos_", "metr_"):
+        assert any(n.startswith(prefix) for n in changed), prefix
+    assert not any(n.startswith(("dis_conv3", "dis_out", "enc_", "dec_"))
+                   for n in changed)
+    losses = _run(st, _batch(frames), 1)[0]
+    assert set(losses) == {"pos", "smo_d", "recons", "smo_g"}
+
+
+def test_labelled_latent_is_sampled_around_the_vae_mean(frames):
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    batch = _batch(frames)
+    mean = stages.latent_of_batch(net, batch, latent="mean")
+    pose = batch["pose"].reshape(B, -1)
+    mu, sigma = net.pose_posterior(pose)
+    np.testing.assert_allclose(mean[:, :20], mu, rtol=1e-6)
+    np.testing.assert_allclose(mean[:, 20:], batch["origin"], rtol=1e-6)
+    draws = np.stack([stages.latent_of_batch(
+        net, batch, np.random.RandomState(i)) for i in range(400)])
+    np.testing.assert_array_equal(draws[:, :, 20:],
+                                  np.broadcast_to(mean[:, 20:], draws[:, :, 20:].shape))
+    # mu + sigma * N(0, 0.05^2): mean mu, standard deviation 0.05 sigma
+    np.testing.assert_allclose(draws[:, :, :20].mean(0), mu,
+                               atol=float(4 * 0.05 * sigma.max() / 20))
+    np.testing.assert_allclose(draws[:, :, :20].std(0) / sigma, 0.05,
+                               rtol=0.2)
+    with pytest.raises(ValueError, match="latent must be"):
+        stages.latent_of_batch(net, batch, latent="mode")
+
+
 def test_mixing_matrix_rows_are_convex_combinations_of_five():
     M = stages.mixing_matrix(12, np.random.RandomState(0))
     np.testing.assert_allclose(M.sum(axis=1), 1, rtol=1e-6)

@@ -316,6 +316,9 @@ def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True):
     d_params = (net.part_params("discriminator", trainable=True)
                 + net.part_params("posterior_head", trainable=True)
                 + net.part_params("metric_head", trainable=True))
+    if not adversarial:      # D conv3-5 and its output are not in the loss
+        d_params = nn.get_all_params([net.posterior_head, net.metric_head],
+                                     trainable=True)
     g_params = (net.part_params("alignment", trainable=True)
                 + net.part_params("generator", trainable=True))
     lr_var = _lr(lr)
