@@ -1,13 +1,158 @@
 """Building blocks of the demo and of ``paper_experiments/``: synthetic
-caches and "train these stages, then evaluate on a test cache"."""
+caches, and the arms of the experiments (train, choose the checkpoint on
+validation frames, evaluate on a test cache) with budgets in updates.
+
+Every arm that has a stage gets the same number of updates of it, whatever
+its labelled fraction (epochs over a small labelled pool are simply more
+numerous). The posterior head's budget is the same in every arm: the
+supervised stage gets as many updates as stages 3a and 3b together (each
+of their updates is one L_pos step of the posterior head).
+"""
 import copy
 import os
+from collections import OrderedDict
 
 from .checkpoint import run_has_checkpoint
 from .conventions import TEST_SEED_OFFSET
 from .training.runner import Trainer, make_config
+from .training.schedules import schedule as named_schedule
 
-__all__ = ["synthetic_caches", "train_and_evaluate"]
+__all__ = ["synthetic_caches", "ARMS", "Budget",
+           "arm_schedule", "planned_updates", "train_shared_gan", "run_arm"]
+
+
+class Budget(object):
+    """Updates and batch size per stage (``updates``: dict stage -> int for
+    vae, gan, align, cross; ``batch_size``: dict stage -> int). The
+    supervised stage's updates are align + cross, by construction."""
+
+    STAGES = ("vae", "gan", "align", "cross")
+
+    def __init__(self, updates, batch_size):
+        missing = [s for s in self.STAGES if s not in updates]
+        if missing:
+            raise ValueError("budget without updates for %s" % ", ".join(missing))
+        self.updates = {s: int(updates[s]) for s in self.STAGES}
+        self.updates["supervised"] = self.updates["align"] + self.updates["cross"]
+        self.batch_size = {s: int(batch_size.get(s, batch_size.get("default", 50)))
+                           for s in self.STAGES + ("supervised",)}
+
+    def as_dict(self):
+        return {"updates": dict(self.updates), "batch_size": dict(self.batch_size)}
+
+
+# name -> stages this arm trains itself, where its GAN comes from ('shared':
+# one GAN pretraining per seed on all training frames; 'own': trained in the
+# arm; None: no GAN), the parts taken from the shared GAN, whether its GAN
+# terms and batch-norm statistics may use unlabelled depth maps, and stage
+# options.
+ARMS = OrderedDict([
+    ("A supervised, scratch", dict(
+        stages=["vae", "supervised"], gan=None, unlabelled_depth=False)),
+    ("B supervised, GAN-pretrained D", dict(
+        stages=["vae", "supervised"], gan="shared", parts=["discriminator"],
+        unlabelled_depth=False)),
+    ("C crossing nets, labelled frames only", dict(
+        stages=["vae", "gan", "align", "cross"], gan="own",
+        unlabelled_depth=False)),
+    ("D crossing nets, all frames", dict(
+        stages=["vae", "align", "cross"], gan="shared",
+        parts=["generator", "discriminator"], unlabelled_depth=True)),
+    ("smoothness, no adversarial 3b", dict(
+        stages=["vae", "align", "cross"], gan="shared",
+        parts=["generator", "discriminator"], unlabelled_depth=True,
+        options={"cross": {"adversarial": False}})),
+])
+
+
+def arm_schedule(arm, budget, latent="sample"):
+    """The schedule of the stages an arm trains itself: the paper's
+    learning rates, the budget's updates and batch sizes, no epochs."""
+    spec = ARMS[arm]
+    paper = named_schedule("paper")
+    out = {}
+    for stage in spec["stages"]:
+        entry = dict(paper[stage], updates=budget.updates[stage],
+                     batch_size=budget.batch_size[stage])
+        entry.pop("epochs")
+        if stage in ("align", "cross", "supervised"):
+            entry["latent"] = latent
+        entry.update(spec.get("options", {}).get(stage, {}))
+        out[stage] = entry
+    return out
+
+
+def planned_updates(arm, budget):
+    """{'vae', 'gan', 'posterior'} updates an arm gets in total (its own
+    stages plus the shared GAN's), 'gan' 0 without one."""
+    spec = ARMS[arm]
+    sched = arm_schedule(arm, budget)
+    gan = budget.updates["gan"] if spec["gan"] else 0
+    posterior = sum(sched[s]["updates"] for s in ("align", "cross", "supervised")
+                    if s in sched)
+    return {"vae": sched["vae"]["updates"], "gan": gan, "posterior": posterior}
+
+
+def _common_config(dataset, train_h5, stages, sched, fraction, seed,
+                   validation_fraction, validate_every, **kw):
+    cfg = make_config(dataset, train_h5, stages, seed=seed,
+                      labelled_fraction=fraction,
+                      validation_fraction=validation_fraction,
+                      validate_every=validate_every, **kw)
+    cfg["schedule"] = copy.deepcopy(sched)
+    return cfg
+
+
+def train_shared_gan(run_dir, dataset, train_h5, budget, seed,
+                     validation_fraction, progress=False, log=print):
+    """Stage 2 alone on the depth maps of all training frames (no labels
+    read): the GAN the 'shared' arms of one seed start from."""
+    paper = named_schedule("paper")["gan"]
+    sched = {"gan": dict(paper, updates=budget.updates["gan"],
+                         batch_size=budget.batch_size["gan"])}
+    sched["gan"].pop("epochs")
+    cfg = _common_config(dataset, train_h5, ["gan"], sched, 1.0, seed,
+                         validation_fraction, 1)
+    trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
+                      progress=progress, log=log)
+    trainer.run()
+    trainer.close()
+    return run_dir
+
+
+def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
+            validation_fraction, shared_gan=None, validate_every=50,
+            latent="sample", progress=False, log=print):
+    """Train one arm (resuming ``run_dir``), evaluate its chosen model on
+    ``test_h5``: the evaluation dict with ``name``, ``updates`` (done,
+    shared GAN included), ``planned_updates``, ``best`` (validation)."""
+    from .data.cache import CacheDataset
+    from .evaluation.predict import evaluate_cache
+    spec = ARMS[arm]
+    init_from = None
+    if spec["gan"] == "shared":
+        if shared_gan is None:
+            raise ValueError("arm %r needs the shared GAN run" % arm)
+        init_from = {"run": shared_gan, "parts": spec["parts"]}
+    cfg = _common_config(dataset, train_h5, spec["stages"],
+                         arm_schedule(arm, budget, latent), fraction, seed,
+                         validation_fraction, validate_every,
+                         unlabelled_depth=spec["unlabelled_depth"],
+                         init_from=init_from)
+    trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
+                      progress=progress, log=log)
+    trainer.run()
+    with CacheDataset(test_h5, expected=trainer.data.params) as test:
+        result = evaluate_cache(trainer.net, test)
+    done = dict(trainer.state.get("inherited_updates", {}))
+    for k, v in trainer.state["updates"].items():
+        done[k] = done.get(k, 0) + v
+    result.update(name=arm, updates=done,
+                  planned_updates=planned_updates(arm, budget),
+                  best=trainer.state.get("best"),
+                  labelled_frames=len(trainer.data.labelled))
+    trainer.close()
+    return result
 
 
 def synthetic_caches(folder, frames, test_frames, size, seed=0, progress=True):
@@ -23,23 +168,3 @@ def synthetic_caches(folder, frames, test_frames, size, seed=0, progress=True):
     write_cache(test, SyntheticHands(test_frames, seed=seed + TEST_SEED_OFFSET,
                                      size=size), "test", progress=progress)
     return train, test
-
-
-def train_and_evaluate(run_dir, dataset, train_h5, test_h5, stages, schedule,
-                       labelled_fraction=1.0, seed=0, progress=True, log=print,
-                       name=None):
-    """Train ``stages`` (resuming ``run_dir`` if it holds a run), evaluate on
-    ``test_h5``; returns (evaluation dict with ``name``, throughput, net)."""
-    from .data.cache import CacheDataset
-    from .evaluation.predict import evaluate_cache
-    cfg = make_config(dataset, train_h5, stages, seed=seed,
-                      labelled_fraction=labelled_fraction)
-    cfg["schedule"] = {s: copy.deepcopy(schedule[s]) for s in stages}
-    trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
-                      progress=progress, log=log)
-    throughput = trainer.run()
-    with CacheDataset(test_h5, expected=trainer.data.params) as test:
-        result = evaluate_cache(trainer.net, test)
-    trainer.close()
-    result["name"] = name or os.path.basename(run_dir.rstrip("/"))
-    return result, throughput, trainer.net

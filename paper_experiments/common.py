@@ -18,10 +18,16 @@ def reference_dir(path=None):
     return None
 
 
-def add_common_arguments(parser, default_out):
-    parser.add_argument("--quick", action="store_true",
-                        help="small setting on built-in synthetic data "
-                             "(minutes on 2 cores)")
+def add_common_arguments(parser, default_out, standard=False):
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true",
+                       help="pipeline check on built-in synthetic data "
+                            "(minutes on 2 cores; numbers mean nothing)")
+    if standard:
+        group.add_argument("--standard", action="store_true",
+                           help="built-in synthetic data at a scale whose "
+                                "numbers mean something (at most about 90 "
+                                "minutes on 2 cores)")
     parser.add_argument("--out", default=default_out, help="output folder")
     parser.add_argument("--reference", help="folder with the authors' "
                         "reference data (default: $CROSSNET_REFERENCE or "
@@ -52,19 +58,62 @@ def add_training_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
 
 
-def experiment_data(args):
-    """(dataset, train cache, test cache, schedule, data description)."""
-    from crossnet.pipeline import synthetic_caches
+# Settings of the training experiments at the two synthetic scales; the
+# full scale reads real caches and derives its budget from the paper's
+# epochs (see experiment_setup). Budgets are updates per stage, the same
+# for every arm (crossnet.pipeline).
+SCALES = {
+    "quick": dict(train=600, test=150, size=64, validation_fraction=0.1,
+                  validate_every=10, fractions=[0.1, 1.0],
+                  seeds_lowest=1, seeds_other=1,
+                  updates={"vae": 600, "gan": 30, "align": 10, "cross": 10},
+                  batch_size={"default": 50, "vae": 100}),
+    "standard": dict(train=3000, test=1000, size=64, validation_fraction=0.1,
+                     validate_every=50, fractions=[0.05, 0.1, 0.25, 1.0],
+                     seeds_lowest=3, seeds_other=1,
+                     updates={"vae": 3000, "gan": 400, "align": 250,
+                              "cross": 150},
+                     batch_size={"default": 50, "vae": 100}),
+}
+FULL = dict(validation_fraction=0.05, validate_every=500,
+            fractions=[0.01, 0.05, 0.1, 0.25, 0.5, 1.0], seeds_lowest=3,
+            seeds_other=1)
+
+
+def experiment_setup(args):
+    """(dataset, train cache, test cache, settings dict with a Budget under
+    'budget', description) for --quick, --standard or the full scale."""
+    from crossnet.data.cache import CacheDataset
+    from crossnet.pipeline import Budget, synthetic_caches
     from crossnet.training.schedules import schedule
-    if args.quick:
-        train, test = synthetic_caches(os.path.join(args.out, "data"), 600, 150,
-                                       64, args.seed, progress=False)
-        return ("synthetic", train, test, schedule("experiments-quick"),
-                "built-in synthetic hands, 600 train / 150 test frames, 64x64, "
-                "quick schedule")
+    scale = "quick" if args.quick else (
+        "standard" if getattr(args, "standard", False) else "full")
+    if scale != "full":
+        st = dict(SCALES[scale])
+        train, test = synthetic_caches(os.path.join(args.out, "data"),
+                                       st["train"], st["test"], st["size"],
+                                       0, progress=False)
+        st["budget"] = Budget(st["updates"], st["batch_size"])
+        st["scale"] = scale
+        return ("synthetic", train, test, st,
+                "built-in synthetic hands, %d train (of which %d %% "
+                "validation) / %d test frames, %dx%d, --%s scale%s"
+                % (st["train"], 100 * st["validation_fraction"], st["test"],
+                   st["size"], st["size"], scale,
+                   " (a pipeline check: the numbers mean nothing)"
+                   if scale == "quick" else ""))
     if not (args.train_data and args.test_data):
         raise SystemExit("full mode needs --train-data and --test-data (caches "
-                         "from `crossnet prepare`), or use --quick")
-    return (args.dataset, args.train_data, args.test_data, schedule("paper"),
-            "%s caches %s / %s, paper schedule" % (args.dataset, args.train_data,
-                                                   args.test_data))
+                         "from `crossnet prepare`), or use --quick / --standard")
+    st = dict(FULL, scale="full")
+    with CacheDataset(args.train_data) as cache:
+        n = int(len(cache) * (1 - st["validation_fraction"]))
+    paper = schedule("paper")
+    st["budget"] = Budget(
+        {s: paper[s]["epochs"] * max(1, n // paper[s]["batch_size"])
+         for s in Budget.STAGES},
+        {s: paper[s]["batch_size"] for s in paper})
+    return (args.dataset, args.train_data, args.test_data, st,
+            "%s caches %s / %s, the paper's epochs over all %d training "
+            "frames as the budget of every arm" % (
+                args.dataset, args.train_data, args.test_data, n))

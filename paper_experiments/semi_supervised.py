@@ -1,80 +1,175 @@
-"""Semi-supervised learning: mean error against the fraction of labelled
-frames, for Crossing Nets and for the supervised baseline (posterior network
-alone, trained on the labelled frames only).
+"""Semi-supervised learning: does Crossing Nets gain from unlabelled depth
+maps? Mean joint error against the fraction of labelled frames, four arms
+at equal budgets (updates per stage, crossnet.pipeline), several seeds:
 
-Crossing Nets use the unlabelled frames' depth maps in the GAN terms (the
-paper's claim; not in the authors' release, implemented here); the baseline
-cannot use them.
+* (A) supervised from scratch: D conv1-2 + posterior head on L_pos;
+* (B) supervised from the GAN-pretrained D (GAN trained on all frames);
+* (C) Crossing Nets with only the labelled frames (GAN and 3b too);
+* (D) Crossing Nets with all frames (the paper's semi-supervised claim).
 
-    python paper_experiments/semi_supervised.py --quick
+Beside them: the constant training-mean pose and ridge regression on
+pixels, fitted on the same labelled frames. Every arm chooses its checkpoint
+on a labelled validation split of the training frames (the same for every
+fraction of a seed) and is evaluated with population batch-norm
+statistics. At 100 % labels (C) is (D) with its own GAN on the same frames,
+so it is not run again.
+
+    python paper_experiments/semi_supervised.py --quick       # CI: pipeline
+    python paper_experiments/semi_supervised.py --standard    # <= ~90 min
     python paper_experiments/semi_supervised.py --dataset nyu \\
-        --train-data nyu_train.h5 --test-data nyu_test.h5
+        --train-data nyu_train.h5 --test-data nyu_test.h5     # full
 """
 import argparse
 import os
+import time
+
+import numpy as np
 
 import common  # noqa: F401
 from common import (add_common_arguments, add_training_arguments,
-                    experiment_data, markdown_table, write_json, write_text)
-from crossnet.training.schedules import STAGE_SETS  # noqa: E402
+                    experiment_setup, markdown_table, write_json, write_text)
 
-FULL_FRACTIONS = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0]
-QUICK_FRACTIONS = [0.25, 1.0]
-METHODS = [("crossing nets", STAGE_SETS["crossing_nets"]),
-           ("supervised", STAGE_SETS["supervised"])]
+ARMS = ["A supervised, scratch", "B supervised, GAN-pretrained D",
+        "C crossing nets, labelled frames only", "D crossing nets, all frames"]
+BASELINES = ["constant pose", "ridge on pixels"]
 
 
-def plot(fractions, errors, path):
+def seeds_for(fraction, fractions, st, seeds_lowest=None):
+    n = (seeds_lowest or st["seeds_lowest"]) if fraction == min(fractions) \
+        else st["seeds_other"]
+    return list(range(n))
+
+
+def arms_at(fraction):
+    return [a for a in ARMS if not (fraction == 1.0 and a.startswith("C "))]
+
+
+def summarise(values):
+    """(mean, sample std or 0, n) of a list of errors."""
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)
+
+
+def plot(fractions, table, path):
     from crossnet.plotting import atomic_savefig, pyplot
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for name, ys in errors.items():
-        ax.plot([100 * f for f in fractions], ys, marker="o", label=name)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for k, name in enumerate(BASELINES + ARMS):
+        xs, ys, es = [], [], []
+        for f in fractions:
+            if table[f].get(name):
+                m, s, _ = summarise(table[f][name])
+                # small offsets keep the error bars apart
+                xs.append(100 * f * (1 + 0.03 * (k - 3)))
+                ys.append(m)
+                es.append(s)
+        style = "--" if name in BASELINES else "-"
+        ax.errorbar(xs, ys, yerr=es, marker="o", ls=style, capsize=3,
+                    label=name)
     ax.set_xscale("log")
     ax.set_xlabel("labelled training frames (%)")
-    ax.set_ylabel("mean joint error (mm)")
+    ax.set_ylabel("mean joint error on the test frames (mm)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
     return path
 
 
+def baselines(train_h5, test_h5, dataset, fraction, seed, validation_fraction):
+    """Constant pose and ridge, fitted on the arm's labelled frames."""
+    from crossnet.data.cache import CacheDataset
+    from crossnet.evaluation.baselines import evaluate_baselines
+    from crossnet.training.runner import TrainingData
+    data = TrainingData(train_h5, dataset, fraction, seed,
+                        validation_fraction=validation_fraction)
+    try:
+        with CacheDataset(test_h5) as test:
+            return evaluate_baselines(data.cache, data.labelled, test)
+    finally:
+        data.cache.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_common_arguments(parser, "results/semi_supervised")
+    add_common_arguments(parser, "results/semi_supervised", standard=True)
     add_training_arguments(parser)
     parser.add_argument("--fractions", type=float, nargs="+",
-                        help="labelled fractions (default: 1 5 10 25 50 100 %%;"
-                             " --quick: 25 100 %%)")
+                        help="labelled fractions (default: the scale's)")
+    parser.add_argument("--seeds", type=int,
+                        help="seeds at the lowest fraction (default: the "
+                             "scale's, 1 or 3)")
     args = parser.parse_args(argv)
-    from crossnet.pipeline import train_and_evaluate
+    from crossnet.pipeline import run_arm, train_shared_gan
 
-    dataset, train, test, schedule, described = experiment_data(args)
-    fractions = args.fractions or (QUICK_FRACTIONS if args.quick else FULL_FRACTIONS)
-    errors = {name: [] for name, _ in METHODS}
+    t0 = time.perf_counter()
+    dataset, train, test, st, described = experiment_setup(args)
+    fractions = sorted(args.fractions or st["fractions"])
+    budget = st["budget"]
+    table = {f: {} for f in fractions}       # fraction -> name -> [errors]
+    runs = []
+    for seed in range(max(len(seeds_for(f, fractions, st, args.seeds))
+                          for f in fractions)):
+        gan_dir = os.path.join(args.out, "runs", "seed%d" % seed, "shared_gan")
+        train_shared_gan(gan_dir, dataset, train, budget, seed,
+                         st["validation_fraction"], log=lambda *a: None)
+        for f in fractions:
+            if seed not in seeds_for(f, fractions, st, args.seeds):
+                continue
+            base = baselines(train, test, dataset, f, seed,
+                             st["validation_fraction"])
+            for name in BASELINES:
+                table[f].setdefault(name, []).append(base[name]["mean_error_mm"])
+            for arm in arms_at(f):
+                run_dir = os.path.join(args.out, "runs", "seed%d" % seed,
+                                       "%g" % f, arm.split()[0])
+                ev = run_arm(run_dir, arm, dataset, train, test, budget, f,
+                             seed, st["validation_fraction"], gan_dir,
+                             st["validate_every"], log=lambda *a: None)
+                table[f].setdefault(arm, []).append(ev["mean_error_mm"])
+                runs.append({"fraction": f, "seed": seed, "arm": arm,
+                             "mean_error_mm": ev["mean_error_mm"],
+                             "updates": ev["updates"],
+                             "planned_updates": ev["planned_updates"],
+                             "best": ev["best"],
+                             "labelled_frames": ev["labelled_frames"]})
+                print("seed %d, labelled %5.1f%%, %-40s %.2f mm (checkpoint "
+                      "%s, validation %.2f mm)" % (
+                          seed, 100 * f, arm, ev["mean_error_mm"],
+                          ev["best"] and "%s@%d" % (ev["best"]["stage"],
+                                                    ev["best"]["updates"]),
+                          ev["best"]["mean_error_mm"] if ev["best"] else
+                          float("nan")), flush=True)
+    fig = plot(fractions, table, os.path.join(args.out, "semi_supervised.png"))
+    names = BASELINES + ARMS
+    rows = []
     for f in fractions:
-        for name, stages in METHODS:
-            run_dir = os.path.join(args.out, "runs", "%s_%g" % (
-                name.replace(" ", "_"), f))
-            ev, _, _ = train_and_evaluate(run_dir, dataset, train, test, stages,
-                                          schedule, f, args.seed, progress=False,
-                                          log=lambda *a: None, name=name)
-            errors[name].append(ev["mean_error_mm"])
-            print("%-14s labelled %5.1f%%: %.2f mm" % (name, 100 * f,
-                                                       ev["mean_error_mm"]))
-    fig = plot(fractions, errors, os.path.join(args.out, "semi_supervised.png"))
-    table = markdown_table(
-        ["labelled"] + [n for n, _ in METHODS],
-        [["%g %%" % (100 * f)] + ["%.2f" % errors[n][i] for n, _ in METHODS]
-         for i, f in enumerate(fractions)])
-    text = ("# Semi-supervised\n\nData: %s.\n\nPaper: semi-supervised figure "
-            "(its values are not in the SPEC, so none are quoted here).\n\n"
-            "Mean joint error (mm):\n\n%s\n\nFigure: %s\n" % (described, table, fig))
+        row = ["%g %%" % (100 * f)]
+        for name in names:
+            if table[f].get(name):
+                m, s, n = summarise(table[f][name])
+                row.append("%.2f ± %.2f (%d)" % (m, s, n) if n > 1
+                           else "%.2f" % m)
+            else:
+                row.append("= D" if name.startswith("C ") else "-")
+        rows.append(row)
+    minutes = (time.perf_counter() - t0) / 60
+    text = ("# Semi-supervised\n\nData: %s.\n\nBudget (updates per stage, "
+            "every arm that has the stage; supervised = 3a + 3b): %s; batch "
+            "sizes %s.\n\nMean joint error on the test frames (mm), mean ± "
+            "sample standard deviation over (n) seeds; each seed draws its "
+            "own labelled, validation and initial weights. Checkpoints "
+            "chosen on the validation frames.\n\n%s\n\nFigure: %s\n\n"
+            "Wall time: %.1f min.\n" % (
+                described, budget.updates, budget.batch_size,
+                markdown_table(["labelled"] + names, rows), fig, minutes))
     write_text(os.path.join(args.out, "semi_supervised.md"), text)
     write_json(os.path.join(args.out, "semi_supervised.json"),
-               {"data": described, "fractions": fractions, "mean_error_mm": errors})
+               {"data": described, "scale": st["scale"],
+                "fractions": fractions, "budget": budget.as_dict(),
+                "mean_error_mm": {str(f): table[f] for f in fractions},
+                "runs": runs, "minutes": round(minutes, 2)})
     print(text)
     return 0
 

@@ -4,16 +4,16 @@ import os
 import re
 
 from crossnet.demo import run_demo
-from crossnet.training.schedules import schedule as named_schedule
+from crossnet.pipeline import Budget
 
 
 def test_demo_end_to_end_tiny(tmp_path):
-    schedule = {s: dict(v, epochs=1, batch_size=8)
-                for s, v in named_schedule("paper").items()}
+    budget = Budget({"vae": 4, "gan": 3, "align": 2, "cross": 2},
+                    {"default": 8})
     out = str(tmp_path / "demo")
-    summary = run_demo(out, frames=32, test_frames=8, size=32,
-                       labelled_fraction=0.5, schedule=schedule, progress=False,
-                       log=lambda *a: None)
+    summary = run_demo(out, frames=40, test_frames=8, size=32,
+                       labelled_fraction=0.5, budget=budget, progress=False,
+                       validate_every=2, log=lambda *a: None)
     assert set(summary["mean_error_mm"]) == {"crossing_nets", "supervised"}
     assert set(summary["baselines_mm"]) == {"constant pose", "ridge on pixels"}
     report = open(os.path.join(out, "report.md")).read()
@@ -32,8 +32,12 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert set(summary["figures"]) == {"loss_curves", "rendered", "success"}
     saved = json.load(open(os.path.join(out, "summary.json")))
     assert saved["image_size"] == 32 and saved["baselines_mm"] == summary["baselines_mm"]
+    assert 0 < summary["render_mean_abs_error"] < 2
+    for name in ("crossing_nets", "supervised"):
+        assert summary["chosen_checkpoint"][name]["stage"] in (
+            "align", "cross", "supervised")
     # re-running resumes the finished runs instead of retraining
-    again = run_demo(out, frames=32, test_frames=8, size=32,
-                     labelled_fraction=0.5, schedule=schedule, progress=False,
-                     log=lambda *a: None)
+    again = run_demo(out, frames=40, test_frames=8, size=32,
+                     labelled_fraction=0.5, budget=budget, progress=False,
+                     validate_every=2, log=lambda *a: None)
     assert again["mean_error_mm"] == summary["mean_error_mm"]

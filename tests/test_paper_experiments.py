@@ -48,13 +48,47 @@ def test_timing_quick(reference_dir, tmp_path):
         assert all(v["max_diff_50mm"] < 1e-4 for v in row.values())
 
 
+def test_every_arm_gets_the_same_budget():
+    """Equal budgets in updates: every arm with a GAN gets the same GAN
+    updates, every arm the same VAE and posterior-head updates, whatever
+    its stages; budgets do not depend on the labelled fraction."""
+    from crossnet.pipeline import ARMS, Budget, planned_updates
+    common = _script("common")
+    for scale in common.SCALES.values():
+        budget = Budget(scale["updates"], scale["batch_size"])
+        plans = {arm: planned_updates(arm, budget) for arm in ARMS}
+        assert len({p["vae"] for p in plans.values()}) == 1
+        assert len({p["posterior"] for p in plans.values()}) == 1
+        assert {p["gan"] for p in plans.values() if p["gan"]} == {
+            budget.updates["gan"]}
+        assert plans["A supervised, scratch"]["gan"] == 0
+    ss = _script("semi_supervised")
+    assert set(ss.ARMS) <= set(ARMS)
+    ab = _script("ablation_self_comparison")
+    assert {arm for _, arm in ab.VARIANTS} <= set(ARMS)
+
+
+def _check_runs_met_their_budgets(runs):
+    for r in runs:
+        done, plan = r["updates"], r["planned_updates"]
+        assert done.get("vae", 0) == plan["vae"], r
+        assert done.get("gan", 0) == plan["gan"], r
+        assert sum(done.get(s, 0) for s in ("align", "cross", "supervised")) \
+            == plan["posterior"], r
+        assert r["best"]["stage"] in ("align", "cross", "supervised"), r
+
+
 @pytest.mark.slow
 def test_ablation_quick(tmp_path):
     assert _script("ablation_self_comparison").main(
         ["--quick", "--out", str(tmp_path)]) == 0
-    res = json.load(open(tmp_path / "ablation.json"))["results"]
-    assert [r["name"] for r in res] == ["posterior alone", "+ GAN pretraining",
+    out = json.load(open(tmp_path / "ablation.json"))
+    res = out["results"]
+    assert [r["name"] for r in res] == ["posterior alone",
+                                        "+ GAN-pretrained features",
                                         "+ smoothness", "full crossing"]
+    _check_runs_met_their_budgets(res)
+    assert set(out["baselines"]) == {"constant pose", "ridge on pixels"}
     assert (tmp_path / "ablation_success.png").stat().st_size > 0
 
 
@@ -63,8 +97,18 @@ def test_semi_supervised_quick(tmp_path):
     assert _script("semi_supervised").main(
         ["--quick", "--out", str(tmp_path)]) == 0
     res = json.load(open(tmp_path / "semi_supervised.json"))
-    assert res["fractions"] == [0.25, 1.0]
-    assert len(res["mean_error_mm"]["supervised"]) == 2
+    assert res["fractions"] == [0.1, 1.0]
+    table = res["mean_error_mm"]
+    assert set(table["0.1"]) == {"constant pose", "ridge on pixels",
+                                 "A supervised, scratch",
+                                 "B supervised, GAN-pretrained D",
+                                 "C crossing nets, labelled frames only",
+                                 "D crossing nets, all frames"}
+    assert "C crossing nets, labelled frames only" not in table["1.0"]
+    _check_runs_met_their_budgets(res["runs"])
+    # 10 % of the 540 training frames are labelled
+    assert {r["labelled_frames"] for r in res["runs"]
+            if r["fraction"] == 0.1} == {54}
     assert (tmp_path / "semi_supervised.png").stat().st_size > 0
 
 

@@ -19,8 +19,8 @@ def test_reduced_schedules_keep_the_papers_learning_settings():
 
 
 def test_schedule_is_a_copy():
-    s = schedule("demo")
+    s = schedule("quick")
     s["vae"]["epochs"] = -1
-    assert SCHEDULES["demo"]["vae"]["epochs"] > 0
+    assert SCHEDULES["quick"]["vae"]["epochs"] > 0
     with pytest.raises(ValueError, match="unknown schedule"):
         schedule("fast")

@@ -5,9 +5,11 @@ VAE's decay, the GAN's generator loss). The reduced schedules keep the
 paper's losses and learning rates and cut only epochs and batch sizes:
 
 * ``paper``: the authors' schedule;
-* ``quick``: ``crossnet train --quick`` (a laptop);
-* ``demo``: ``crossnet demo`` (64x64 crops, about 10 minutes on 2 cores);
-* ``experiments-quick``: ``paper_experiments/* --quick`` (CI, minutes).
+* ``quick``: ``crossnet train --quick`` (a laptop).
+
+The demo and the paper experiments count budgets in updates instead, the
+same for every arm (:class:`crossnet.pipeline.Budget`; their tables are
+``crossnet.demo.DEMO_UPDATES`` and ``paper_experiments/common.py``).
 
 ``STAGE_SETS`` names the stage lists the commands run.
 """
@@ -38,11 +40,6 @@ SCHEDULES = {
     "paper": _PAPER,
     "quick": _reduced({"vae": (60, 64), "gan": (6, 32), "align": (3, 32),
                        "cross": (6, 32), "supervised": (12, 32)}),
-    "demo": _reduced({"vae": (400, 100), "gan": (8, 50), "align": (3, 50),
-                      "cross": (6, 50), "supervised": (10, 50)}),
-    "experiments-quick": _reduced({"vae": (200, 100), "gan": (3, 50),
-                                   "align": (2, 50), "cross": (2, 50),
-                                   "supervised": (6, 50)}),
 }
 
 STAGE_SETS = {
