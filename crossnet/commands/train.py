@@ -25,6 +25,12 @@ def add_arguments(parser):
     parser.add_argument("--labelled-fraction", type=fraction, default=1.0,
                         help="fraction of training frames whose labels are "
                              "used (default 1.0); the rest feed the GAN terms")
+    parser.add_argument("--validation-fraction", type=float, default=0.0,
+                        help="fraction of training frames held out with "
+                             "their labels to choose the checkpoint (default "
+                             "0: the paper trains on all and keeps the last)")
+    parser.add_argument("--validate-every", type=positive_int, default=500,
+                        help="updates between validations (default 500)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=positive_int, default=1,
                         help="epochs between checkpoints (default 1)")
@@ -51,12 +57,16 @@ def run(args):
     config = make_config(args.dataset, args.data, stages, args.quick, args.seed,
                          args.labelled_fraction, args.epochs, args.batch_size,
                          args.checkpoint_every, args.max_batches,
-                         args.generator_loss, args.test_data)
+                         args.generator_loss, args.test_data,
+                         validation_fraction=args.validation_fraction,
+                         validate_every=args.validate_every)
     trainer = Trainer(config, args.out, resume=args.resume,
                       progress=not args.quiet)
     try:
         throughput = trainer.run()
-        result = {"run": args.out, "frames_per_s": throughput}
+        result = {"run": args.out, "frames_per_s": throughput,
+                  "model": "%s/model" % args.out,
+                  "chosen_checkpoint": trainer.state.get("best")}
         if args.test_data:
             from ..data.cache import CacheDataset
             from ..evaluation.predict import evaluate_cache

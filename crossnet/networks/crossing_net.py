@@ -132,15 +132,7 @@ class CrossingNet(object):
 
     def encode_normalised(self, pose):
         """(B, 3J) root-relative joints / 50 mm -> (B, 20) VAE mean."""
-        pose = np.asarray(pose, dtype="float32")
-        if pose.ndim != 2 or pose.shape[1] != self.config.pose_dim:
-            raise ValueError("expected poses of shape (B, %d), got %s"
-                             % (self.config.pose_dim, pose.shape))
-
-        def build():
-            x = at.matrix("pose", dtype="float32")
-            return [x], nn.get_output(self.encoder.mu, x, deterministic=True)
-        return self._function("encode", build)(pose)
+        return self.pose_posterior(pose)[0]
 
     def pose_posterior(self, pose):
         """(B, 3J) root-relative joints / 50 mm -> (mu, sigma), each (B, 20):
