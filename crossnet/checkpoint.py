@@ -36,7 +36,7 @@ __all__ = ["part_path", "save_part", "load_part", "save_checkpoint",
            "load_checkpoint", "atomic_savez", "atomic_savez_dict",
            "CheckpointError", "resolve_weights", "run_checkpoint_dir",
            "run_has_checkpoint", "save_run_checkpoint", "load_run_checkpoint",
-           "read_run_config", "save_checkpoint_folder",
+           "read_run_config", "read_trainer_state", "save_checkpoint_folder",
            "RUN_CONFIG", "RUN_LOG", "RUN_MODEL", "RUN_BEST"]
 
 DEFAULT_PREFIX = "-1"
@@ -216,20 +216,27 @@ def save_checkpoint_folder(net, final, extra=None):
     return final
 
 
-def load_run_checkpoint(run_dir, net):
-    """Load the run's checkpoint into ``net``; returns (trainer state dict,
-    optimizer arrays dict). Every problem is a CheckpointError naming the
-    file."""
+def read_trainer_state(run_dir):
+    """The trainer state (JSON) of the run's checkpoint; a CheckpointError
+    naming the file if there is none or it is unreadable."""
     folder = run_checkpoint_dir(run_dir)
     state_json = os.path.join(folder, TRAINER_STATE_JSON)
     if not os.path.isfile(state_json):
         raise CheckpointError("%s: no checkpoint to resume from" % folder)
     try:
         with open(state_json) as fh:
-            state = json.load(fh)
+            return json.load(fh)
     except (ValueError, OSError) as exc:
         raise CheckpointError("%s: not a readable trainer state (%s)"
                               % (state_json, exc))
+
+
+def load_run_checkpoint(run_dir, net):
+    """Load the run's checkpoint into ``net``; returns (trainer state dict,
+    optimizer arrays dict). Every problem is a CheckpointError naming the
+    file."""
+    folder = run_checkpoint_dir(run_dir)
+    state = read_trainer_state(run_dir)
     state_npz = os.path.join(folder, TRAINER_STATE_NPZ)
     try:
         with np.load(state_npz, allow_pickle=False) as z:

@@ -14,7 +14,8 @@ from collections import OrderedDict
 
 from .checkpoint import run_has_checkpoint
 from .conventions import TEST_SEED_OFFSET
-from .training.runner import Trainer, make_config
+from .training.runner import Trainer, make_config, total_updates
+from .training.stages import POSTERIOR_STAGES
 from .training.schedules import schedule as named_schedule
 
 __all__ = ["synthetic_caches", "ARMS", "Budget",
@@ -65,17 +66,23 @@ ARMS = OrderedDict([
 ])
 
 
+def _budget_entry(stage, budget):
+    """One stage's schedule: the paper's learning settings, the budget's
+    updates and batch size, no epochs."""
+    entry = dict(named_schedule("paper")[stage], updates=budget.updates[stage],
+                 batch_size=budget.batch_size[stage])
+    entry.pop("epochs")
+    return entry
+
+
 def arm_schedule(arm, budget, latent="sample"):
-    """The schedule of the stages an arm trains itself: the paper's
-    learning rates, the budget's updates and batch sizes, no epochs."""
+    """The schedule of the stages an arm trains itself (see
+    :func:`_budget_entry`), with the arm's stage options."""
     spec = ARMS[arm]
-    paper = named_schedule("paper")
     out = {}
     for stage in spec["stages"]:
-        entry = dict(paper[stage], updates=budget.updates[stage],
-                     batch_size=budget.batch_size[stage])
-        entry.pop("epochs")
-        if stage in ("align", "cross", "supervised"):
+        entry = _budget_entry(stage, budget)
+        if stage in POSTERIOR_STAGES:
             entry["latent"] = latent
         entry.update(spec.get("options", {}).get(stage, {}))
         out[stage] = entry
@@ -88,8 +95,7 @@ def planned_updates(arm, budget):
     spec = ARMS[arm]
     sched = arm_schedule(arm, budget)
     gan = budget.updates["gan"] if spec["gan"] else 0
-    posterior = sum(sched[s]["updates"] for s in ("align", "cross", "supervised")
-                    if s in sched)
+    posterior = sum(sched[s]["updates"] for s in POSTERIOR_STAGES if s in sched)
     return {"vae": sched["vae"]["updates"], "gan": gan, "posterior": posterior}
 
 
@@ -107,10 +113,7 @@ def train_shared_gan(run_dir, dataset, train_h5, budget, seed,
                      validation_fraction, progress=False, log=print):
     """Stage 2 alone on the depth maps of all training frames (no labels
     read): the GAN the 'shared' arms of one seed start from."""
-    paper = named_schedule("paper")["gan"]
-    sched = {"gan": dict(paper, updates=budget.updates["gan"],
-                         batch_size=budget.batch_size["gan"])}
-    sched["gan"].pop("epochs")
+    sched = {"gan": _budget_entry("gan", budget)}
     cfg = _common_config(dataset, train_h5, ["gan"], sched, 1.0, seed,
                          validation_fraction, 1)
     trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
@@ -144,10 +147,7 @@ def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
     trainer.run()
     with CacheDataset(test_h5, expected=trainer.data.params) as test:
         result = evaluate_cache(trainer.net, test)
-    done = dict(trainer.state.get("inherited_updates", {}))
-    for k, v in trainer.state["updates"].items():
-        done[k] = done.get(k, 0) + v
-    result.update(name=arm, updates=done,
+    result.update(name=arm, updates=total_updates(trainer.state),
                   planned_updates=planned_updates(arm, budget),
                   best=trainer.state.get("best"),
                   labelled_frames=len(trainer.data.labelled))

@@ -35,6 +35,7 @@ from .. import nn
 from ..conventions import UNIT_MM
 from ..data.cache import CacheDataset
 from ..data.common import DataError
+from ..evaluation.metrics import joint_errors
 from ..fileio import atomic_write_json, exclusive_lock
 from ..networks import CrossingNet
 from ..networks.pose_vae import initialise_from_pca
@@ -43,9 +44,8 @@ from .schedules import STAGE_SETS, schedule as named_schedule
 
 __all__ = ["Trainer", "TrainingError", "TrainingInterrupted",
            "AbortedWithoutSaving", "make_config",
-           "TrainingData", "read_log"]
+           "TrainingData", "read_log", "total_updates"]
 
-VALIDATED_STAGES = ("align", "cross", "supervised")   # train the posterior
 # frames whose depth maps give the population batch-norm statistics
 RECALIBRATION_FRAMES = {"validation": 1000, "final": 4000}
 
@@ -269,13 +269,12 @@ class Trainer(object):
     def _init_from(self, source):
         """Load parts of another run's checkpoint; its update counts go to
         ``state['inherited_updates']`` (they count in the run's budget)."""
-        folder = ckpt.run_checkpoint_dir(source["run"])
         try:
             other = ckpt.read_run_config(source["run"])
-            with open(os.path.join(folder, ckpt.TRAINER_STATE_JSON)) as fh:
-                other_state = json.load(fh)
-            ckpt.load_checkpoint(self.net, folder, parts=source["parts"])
-        except (ckpt.CheckpointError, OSError, ValueError) as exc:
+            other_state = ckpt.read_trainer_state(source["run"])
+            ckpt.load_checkpoint(self.net, ckpt.run_checkpoint_dir(
+                source["run"]), parts=source["parts"])
+        except ckpt.CheckpointError as exc:
             raise TrainingError("init_from %s: %s" % (source["run"], exc))
         c = self.config
         for key, default in (("data", None), ("seed", None),
@@ -291,10 +290,7 @@ class Trainer(object):
         if unfinished:
             raise TrainingError("init_from %s: stage(s) %s not finished"
                                 % (source["run"], ", ".join(unfinished)))
-        inherited = dict(other_state.get("inherited_updates", {}))
-        for k, v in other_state["updates"].items():
-            inherited[k] = inherited.get(k, 0) + v
-        self.state["inherited_updates"] = inherited
+        self.state["inherited_updates"] = total_updates(other_state)
 
     def close(self):
         """Release the run folder's lock and close the training cache (the
@@ -325,7 +321,7 @@ class Trainer(object):
         if name == "gan":
             kwargs["generator_loss"] = sched.get("generator_loss",
                                                  "feature_matching")
-        if name in ("align", "cross", "supervised"):
+        if name in stages_mod.POSTERIOR_STAGES:
             kwargs["latent"] = sched.get("latent", "sample")
         if name == "cross":
             kwargs["adversarial"] = sched.get("adversarial", True)
@@ -466,7 +462,8 @@ class Trainer(object):
         """Validate every ``validate_every`` updates of a stage that trains
         the posterior head, and at its end (once per update count)."""
         c = self.config
-        if name not in VALIDATED_STAGES or not len(self.data.validation):
+        if name not in stages_mod.POSTERIOR_STAGES \
+                or not len(self.data.validation):
             return
         done = self.state["updates"].get(name, 0)
         sched = c["schedule"][name]
@@ -520,7 +517,7 @@ class Trainer(object):
         pred = np.concatenate([net.estimate(val["depth"][i:i + 200])
                                for i in range(0, len(val["depth"]), 200)])
         truth = (val["pose"] + val["origin"][:, None]) * UNIT_MM
-        return float(np.linalg.norm(pred - truth, axis=2).mean())
+        return float(joint_errors(pred, truth).mean())
 
     def finalise(self):
         """The model evaluation uses, written to ``model/``: the best
@@ -534,8 +531,7 @@ class Trainer(object):
         frames = self.data.read(self._recalibration_frames(
             RECALIBRATION_FRAMES["final"]), labels=False)["depth"]
         latents = None
-        if "vae" in self.state["finished"] or self.state.get(
-                "inherited_updates", {}).get("vae"):
+        if total_updates(self.state).get("vae"):
             latents = latent_of_batch(self.net, self.data.read(
                 self.data.labelled), latent="mean")
         self.net.recalibrate_batch_norm(frames, latents)
@@ -635,6 +631,15 @@ class Trainer(object):
         terms = " ".join("%s %.4g" % kv for kv in entry["losses"].items())
         self.log("%s epoch %d: %s (%.0f frames/s)" % (
             entry["stage"], entry["epoch"] + 1, terms, entry["frames_per_s"]))
+
+
+def total_updates(state):
+    """Updates per stage of a trainer state, those inherited through
+    ``init_from`` included."""
+    done = dict(state.get("inherited_updates", {}))
+    for k, v in state["updates"].items():
+        done[k] = done.get(k, 0) + v
+    return done
 
 
 def _comparable(config):

@@ -32,7 +32,10 @@ from ..networks.config import LATENT_DIM, POSE_CODE_DIM
 from ..networks.pose_vae import kl_divergence
 
 __all__ = ["Stage", "vae_stage", "gan_stage", "align_stage", "cross_stage",
-           "supervised_stage", "mixing_matrix"]
+           "supervised_stage", "mixing_matrix", "POSTERIOR_STAGES"]
+
+# the stages that train the posterior head on L_pos (and take ``latent``)
+POSTERIOR_STAGES = ("align", "cross", "supervised")
 
 VAE_NOISE_STD = 0.05
 EPS = 1e-7
