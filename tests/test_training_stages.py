@@ -73,6 +73,18 @@ def test_gan_stage(frames):
     assert fm[-1] < fm[0]
 
 
+def test_gan_stage_with_the_papers_log_d_generator_loss(frames):
+    """generator_loss='logd': the G step lowers -log D(G(z)) with D fixed."""
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.gan_stage(net, lr=1e-3, generator_loss="logd")
+    inputs = st.make_inputs(_batch(frames), np.random.RandomState(1))
+    g_step = st.steps[1][1]
+    changed = _changed(net, lambda: g_step(*inputs))
+    assert changed and all(p.name.startswith("gen_") for p in changed)
+    logd = [float(g_step(*inputs)[0]) for _ in range(15)]
+    assert logd[-1] < logd[0]
+
+
 def test_align_stage_freezes_vae_generator_and_discriminator(frames):
     net = CrossingNet("synthetic", SIZE, seed=0)
     st = stages.align_stage(net, lr=1e-2)

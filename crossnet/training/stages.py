@@ -197,7 +197,9 @@ def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
     g_updates, g_state = _adam(loss_g, g_params, lr_var, beta1)
     d_fn = aesara.function([x, z], [loss_d, d_real.mean(), d_fake.mean()],
                            updates=d_updates)
-    g_fn = aesara.function([x, z], [loss_g], updates=g_updates)
+    # -log D(G(z)) does not read the real batch: same signature, x unused
+    g_fn = aesara.function([x, z], [loss_g], updates=g_updates,
+                           on_unused_input="ignore")
 
     def make_inputs(batch, rng):
         B = len(batch["depth"])
