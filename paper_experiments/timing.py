@@ -19,8 +19,9 @@ All outputs are checked against crossnet's unfolded training graph (in units
 of 50 mm, to 1e-4) before timing. Reports fps and ratios crossnet/peer at
 batch 1 and 64, and the fraction of this CPU's peak FLOP/s (the
 FMA loop's own measured FLOP/s, :mod:`crossnet.cpu_peak`). With
-``--train-step`` it also times one stage-3b update (D step + G step) in
-crossnet and in its PyTorch twin (``torch_twin.py``).
+``--train-step`` it also times one update of every training stage in
+crossnet and in its PyTorch twin (``torch_twin.py``, converted from the
+same layer graph), with the update's FLOPs and % of peak.
 
     python paper_experiments/timing.py --quick
     python paper_experiments/timing.py --weights ../shared/reference/crossingnet_pretrained/ICVL
@@ -209,8 +210,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--train-step", action="store_true",
                         help="also time one update of every training stage "
-                             "(128x128 and the demo's 64x64 batch 50) and "
-                             "stage 3b against its PyTorch twin")
+                             "(128x128 and the demo's 64x64 batch 50) against "
+                             "its PyTorch twin")
     parser.add_argument("--train-batch", type=int, default=None,
                         help="batch of the training step (default 200; "
                              "--quick: 16)")
@@ -281,18 +282,10 @@ def main(argv=None):
     if args.train_step:
         rounds = 3 if args.quick else 5
         batch = args.train_batch or (16 if args.quick else 64)
-        results["train_step"] = train_step_timing(net, batch, args.threads,
-                                                  rounds=rounds)
         results["stages"] = {}
         for size, b in ((net.config.image_size, batch), (64, 50)):
-            key = "%dx%d batch %d" % (size, size, b)
-            results["stages"][key] = stage_timing(size, b, args.threads, rounds)
-            if size != net.config.image_size:
-                small = CrossingNet("icvl", size, seed=0)
-                results["stages"][key]["cross"]["torch"] = train_step_timing(
-                    small, b, args.threads, rounds=rounds)
-            else:
-                results["stages"][key]["cross"]["torch"] = results["train_step"]
+            results["stages"]["%dx%d batch %d" % (size, size, b)] = stage_timing(
+                size, b, args.threads, rounds, peak["gflops"])
     write_json(os.path.join(args.out, "timing.json"), results)
     results["figure"] = plot_fps(results, os.path.join(args.out, "timing.png"))
     report = render(results)
@@ -312,79 +305,77 @@ def synthetic_batches(size, batch):
             {k: v[batch:] for k, v in stack.items()})
 
 
-def train_step_timing(net, batch, threads, rounds=3):
-    """Seconds of one stage-3b update (D step + G step) in crossnet and, if
-    installed, in the PyTorch twin (same weights, inputs and loss terms; the
-    first update's D-step losses must agree)."""
-    from crossnet.benchmark import thread_limit
-    from crossnet.training.stages import cross_stage
-    lab, real = synthetic_batches(net.config.image_size, batch)
-    out = {"batch": batch}
-    with thread_limit(threads):
-        try:
-            from torch_twin import TwinCrossStep
-            twin = TwinCrossStep(net)       # copies the weights before training
-        except ImportError:
-            twin = None
-        t0 = time.perf_counter()
-        stage = cross_stage(net)
-        out["compile_s"] = time.perf_counter() - t0
-        inputs = stage.make_inputs({"labelled": lab, "real": real},
-                                   np.random.RandomState(0))
-        first = stage.step(inputs)
-        steps = {"crossnet": lambda: stage.step(inputs)}
-        if twin is not None:
-            first_t = twin.step(inputs)
-            out["first_step_losses"] = {"crossnet": first, "torch": first_t}
-            for k in ("gan_d", "pos", "smo_d"):
-                if not np.isclose(first[k], first_t[k], rtol=1e-3, atol=1e-5):
-                    raise SystemExit("stage-3b twin disagrees on %s: crossnet %r, "
-                                     "torch %r" % (k, first[k], first_t[k]))
-            steps["torch"] = lambda: twin.step(inputs)
-        times = {k: [] for k in steps}
-        for _ in range(rounds):
-            for k, fn in steps.items():
-                time.sleep(0.2)
-                start = time.perf_counter()
-                fn()
-                times[k].append(time.perf_counter() - start)
-    for k, v in times.items():
-        out["%s_s" % k] = float(np.median(v))
-        out["%s_frames_per_s" % k] = batch / float(np.median(v))
-    if "torch_s" in out:
-        out["crossnet_over_torch"] = out["torch_s"] / out["crossnet_s"]
-    return out
+def update_flops(step, inputs):
+    """FLOPs (2 per multiply-add) of one update of a PyTorch twin step:
+    convolutions and matrix products, forward and backward, as counted by
+    ``torch.utils.flop_counter`` (elementwise work not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        step(inputs)
+    return int(counter.get_total_flops())
 
 
 STAGE_NAMES = ("vae", "gan", "align", "cross", "supervised")
 
 
-def stage_timing(size, batch, threads, rounds=3):
-    """Seconds per update and compile seconds of every training stage at
-    ``size`` x ``size``, ``batch`` frames (fresh network per stage). Stage
-    3b against the PyTorch twin is :func:`train_step_timing`."""
+def stage_timing(size, batch, threads, rounds=3, peak_gflops=None,
+                 stages=STAGE_NAMES):
+    """Per training stage at ``size`` x ``size``, ``batch`` frames (fresh
+    network per stage): compile seconds and seconds per update of crossnet
+    and, if installed, of its PyTorch twin (``torch_twin.twin_step``, same
+    weights, inputs and loss terms; the first update's losses must agree),
+    alternating round by round; the update's FLOPs (counted on the twin)
+    and both implementations' share of ``peak_gflops``."""
     from crossnet.benchmark import thread_limit
     from crossnet.networks import CrossingNet
     from crossnet.training import stages as st
+    try:
+        import torch
+        from torch_twin import twin_step
+    except ImportError:
+        twin_step = None
     lab, real = synthetic_batches(size, batch)
     rows = {}
     with thread_limit(threads):
-        for name in STAGE_NAMES:
+        if twin_step is not None:
+            torch.set_num_threads(threads)
+        for name in stages:
             net = CrossingNet("icvl", size, seed=0)
+            twin = twin_step(net, name) if twin_step else None   # copies weights
             t0 = time.perf_counter()
             stage = getattr(st, name + "_stage")(net)
-            compile_s = time.perf_counter() - t0
+            row = {"batch": batch, "compile_s": time.perf_counter() - t0}
             data = {"labelled": lab, "real": real} if name == "cross" else lab
             inputs = stage.make_inputs(data, np.random.RandomState(0))
-            stage.step(inputs)
-            times = []
+            steps = {"crossnet": lambda: stage.step(inputs)}
+            first = stage.step(inputs)
+            if twin is not None:
+                first_t = twin(inputs)
+                row["first_step_losses"] = {"crossnet": first, "torch": first_t}
+                for k in stage.steps[0][2]:     # before any parameter moved
+                    if not np.isclose(first[k], first_t[k], rtol=1e-3, atol=1e-5):
+                        raise SystemExit("stage %s: the PyTorch twin disagrees "
+                                         "on %s: crossnet %r, torch %r"
+                                         % (name, k, first[k], first_t[k]))
+                row["flops"] = update_flops(twin, inputs)
+                steps["torch"] = lambda: twin(inputs)
+            times = {k: [] for k in steps}
             for _ in range(rounds):
-                start = time.perf_counter()
-                stage.step(inputs)
-                times.append(time.perf_counter() - start)
-            sec = float(np.median(times))
-            rows[name] = {"compile_s": compile_s, "crossnet_s": sec,
-                          "frames_per_s": batch / sec}
+                for k, fn in steps.items():
+                    time.sleep(0.1)
+                    start = time.perf_counter()
+                    fn()
+                    times[k].append(time.perf_counter() - start)
+            for k, v in times.items():
+                sec = float(np.median(v))
+                row["%s_s" % k] = sec
+                row["%s_frames_per_s" % k] = batch / sec
+                if "flops" in row and peak_gflops:
+                    row["%s_peak_percent" % k] = (100 * row["flops"] / sec / 1e9
+                                                  / peak_gflops)
+            if "torch_s" in row:
+                row["crossnet_over_torch"] = row["torch_s"] / row["crossnet_s"]
+            rows[name] = row
     return rows
 
 
@@ -436,34 +427,28 @@ def render(r):
     if "figure" in r:
         lines.append("Figure: %s" % r["figure"])
         lines.append("")
-    if "train_step" in r:
-        t = r["train_step"]
-        line = ("Stage-3b update (D step + G step), batch %d: crossnet %.3f s "
-                "(%.1f frames/s)" % (t["batch"], t["crossnet_s"],
-                                     t["crossnet_frames_per_s"]))
-        if "torch_s" in t:
-            line += ("; PyTorch %.3f s (%.1f frames/s); crossnet/PyTorch speed "
-                     "%.2f; first-step D losses agree (gan_d %.5f vs %.5f)" % (
-                         t["torch_s"], t["torch_frames_per_s"],
-                         t["crossnet_over_torch"],
-                         t["first_step_losses"]["crossnet"]["gan_d"],
-                         t["first_step_losses"]["torch"]["gan_d"]))
-        lines.append(line)
     for key, rows in r.get("stages", {}).items():
-        lines += ["", "## One update of each training stage, %s" % key, ""]
+        lines += ["", "## One update of each training stage, %s" % key, "",
+                  "Alternating rounds, median; FLOPs of convolutions and "
+                  "matrix products, forward and backward, counted on the "
+                  "PyTorch twin; % of the measured peak above.", ""]
         table = []
         for name, row in rows.items():
-            twin = row.get("torch", {})
-            pair = ("%.3f vs %.3f" % (twin["crossnet_s"], twin["torch_s"])
-                    if "torch_s" in twin else "-")
-            table.append([name, "%.3f" % row["crossnet_s"],
-                          "%.1f" % row["frames_per_s"], "%.1f" % row["compile_s"],
-                          pair, "%.2f" % twin["crossnet_over_torch"]
-                          if "torch_s" in twin else "-"])
+            def get(k, fmt):
+                return fmt % row[k] if k in row else "-"
+            table.append([name, get("crossnet_s", "%.4f"), get("torch_s", "%.4f"),
+                          get("crossnet_over_torch", "%.2f"),
+                          get("crossnet_frames_per_s", "%.1f"),
+                          get("torch_frames_per_s", "%.1f"),
+                          "%.2f" % (row["flops"] / 1e9) if "flops" in row else "-",
+                          get("crossnet_peak_percent", "%.1f"),
+                          get("torch_peak_percent", "%.1f"),
+                          get("compile_s", "%.1f")])
         lines.append(markdown_table(
-            ["stage", "crossnet s/update", "frames/s", "compile s",
-             "crossnet vs PyTorch twin, s/update (alternating rounds)",
-             "crossnet / PyTorch speed"], table))
+            ["stage", "crossnet s/update", "PyTorch s/update",
+             "crossnet / PyTorch speed", "crossnet frames/s", "PyTorch frames/s",
+             "GFLOP/update", "crossnet % of peak", "PyTorch % of peak",
+             "crossnet compile s"], table))
     return "\n".join(lines) + "\n"
 
 
