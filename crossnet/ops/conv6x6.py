@@ -23,9 +23,12 @@ Orientation: cross-correlation with ``w`` (6, 6, C, F); for a true
 convolution with a Lasagne/Theano kernel W (F, C, 6, 6) pass
 ``hwio_kernel(W, flip=True)``. Inference only (no gradient).
 """
+import zlib
+
 import numpy as np
 
 from ..backend import at
+from ..csrc import read_source
 from aesara.graph.basic import Apply
 from aesara.link.c.op import OpenMPOp
 
@@ -37,6 +40,7 @@ LAYOUTS = ("nchw", "nhwc_pad2")
 # below this many multiply-adds per call a layer runs on one thread (the
 # fork/join of a parallel region costs a few microseconds)
 PARALLEL_MIN_MACS = 1 << 20
+_SOURCE = "conv6x6s2_infer.c"
 
 
 class Conv6x6S2(OpenMPOp):
@@ -105,10 +109,10 @@ class Conv6x6S2(OpenMPOp):
         return super().c_compile_args(**kwargs) + ["-O3"]
 
     def c_code_cache_version(self):
-        return (11, self.openmp)
+        return (12, self.openmp, zlib.crc32(read_source(_SOURCE).encode()))
 
     def c_support_code(self, **kwargs):
-        return _SUPPORT_CODE
+        return read_source(_SOURCE)
 
     def c_support_code_struct(self, node, name):
         return "float* pad_%(name)s; size_t pad_size_%(name)s;" % {"name": name}
@@ -126,104 +130,10 @@ class Conv6x6S2(OpenMPOp):
             x=x, w=w, b=b, out=out, name=name, leak=self.leak,
             fail=sub["fail"], in_nchw=int(self.in_layout == "nchw"),
             out_nchw=int(self.out_layout == "nchw"),
-            min_macs=PARALLEL_MIN_MACS,
-            omp_for=("#pragma omp parallel for schedule(static) if(par)"
-                     if self.openmp else ""))
+            min_macs=PARALLEL_MIN_MACS, openmp=int(bool(self.openmp)))
 
 
-_SUPPORT_CODE = r"""
-#ifndef CROSSNET_CONV6X6_SUPPORT
-#define CROSSNET_CONV6X6_SUPPORT
-/* 16 floats: one AVX-512 register (two AVX2 / four SSE registers) */
-typedef float cn_v16 __attribute__((vector_size(64), aligned(64)));
-typedef float cn_v16u __attribute__((vector_size(64), aligned(4)));
-#ifdef __AVX512F__
-#define CN_TILE 12      /* 24 accumulators + 2 weights of 32 zmm registers */
-#else
-#define CN_TILE 3       /* 6 x 2 ymm accumulators + weights of 16 registers */
-#endif
 
-/* One tile of T output pixels x 32 channels:
-   out[t][0:32] = lrelu(b + sum_{kh, j} x[kh * xs_row + t * 2C + j] w[kh][j][0:32])
-   x points at padded row 2 oh, column 2 ow0, channel 0 (channels-last);
-   j runs over the 6 C contiguous (kw, c) inputs of a kernel row; w is the
-   (6, 6, C, F) kernel offset to this tile's first output channel. */
-#define CN_DEFINE_TILE(T)                                                      \
-static inline void cn_tile_##T(const float* x, long xs_row, int C,             \
-        const float* w, long F, const float* bias, float leak,                 \
-        float* out, long out_step, int out_nchw) {                             \
-    cn_v16 a0[T], a1[T];                                                        \
-    _Pragma("GCC unroll 16")                                                   \
-    for (int t = 0; t < T; ++t) { a0[t] = (cn_v16){0}; a1[t] = (cn_v16){0}; }  \
-    const int L = 6 * C, ps = 2 * C;                                            \
-    for (int kh = 0; kh < 6; ++kh) {                                            \
-        const float* xr = x + kh * xs_row;                                      \
-        const float* wr = w + (long)kh * L * F;                                 \
-        for (int j = 0; j < L; ++j) {                                           \
-            const cn_v16 w0 = *(const cn_v16u*)(wr + j * F);                    \
-            const cn_v16 w1 = *(const cn_v16u*)(wr + j * F + 16);               \
-            _Pragma("GCC unroll 16")                                           \
-            for (int t = 0; t < T; ++t) {                                       \
-                const float xv = xr[t * ps + j];                                \
-                a0[t] += w0 * xv;                                               \
-                a1[t] += w1 * xv;                                               \
-            }                                                                   \
-        }                                                                       \
-    }                                                                           \
-    const cn_v16 b0 = *(const cn_v16u*)bias, b1 = *(const cn_v16u*)(bias + 16); \
-    _Pragma("GCC unroll 16")                                                   \
-    for (int t = 0; t < T; ++t) {                                               \
-        cn_v16 v0 = a0[t] + b0, v1 = a1[t] + b1;                                \
-        v0 = v0 > 0 ? v0 : v0 * leak;                                           \
-        v1 = v1 > 0 ? v1 : v1 * leak;                                           \
-        if (out_nchw) {            /* out: [f][pixel], f stride out_step */     \
-            for (int f = 0; f < 16; ++f) {                                      \
-                out[f * out_step + t] = v0[f];                                  \
-                out[(f + 16) * out_step + t] = v1[f];                           \
-            }                                                                   \
-        } else {                   /* out: [pixel][f], pixel stride out_step */ \
-            *(cn_v16u*)(out + t * out_step) = v0;                               \
-            *(cn_v16u*)(out + t * out_step + 16) = v1;                          \
-        }                                                                       \
-    }                                                                           \
-}
-CN_DEFINE_TILE(12)
-CN_DEFINE_TILE(8)
-CN_DEFINE_TILE(4)
-CN_DEFINE_TILE(3)
-CN_DEFINE_TILE(2)
-CN_DEFINE_TILE(1)
-
-/* One output row (all Wo pixels, all F channels) of one image. */
-static void cn_conv_row(const float* xrow, long xs_row, int C, int Wo,
-        const float* w, int F, const float* bias, float leak,
-        float* orow, int out_nchw, long out_fstride) {
-    for (int fb = 0; fb < F; fb += 32) {
-        int ow = 0;
-        while (ow < Wo) {
-            const int left = Wo - ow;
-            const int T = left >= CN_TILE ? CN_TILE : left >= 8 ? 8 : left >= 4 ? 4
-                        : left >= 3 ? 3 : left >= 2 ? 2 : 1;
-            const float* x = xrow + (long)ow * 2 * C;
-            const float* wf = w + fb;
-            float* o;
-            long step;
-            if (out_nchw) { o = orow + (long)fb * out_fstride + ow; step = out_fstride; }
-            else { o = orow + (long)ow * F + fb; step = F; }
-            switch (T) {
-            case 12: cn_tile_12(x, xs_row, C, wf, F, bias + fb, leak, o, step, out_nchw); break;
-            case 8: cn_tile_8(x, xs_row, C, wf, F, bias + fb, leak, o, step, out_nchw); break;
-            case 4: cn_tile_4(x, xs_row, C, wf, F, bias + fb, leak, o, step, out_nchw); break;
-            case 3: cn_tile_3(x, xs_row, C, wf, F, bias + fb, leak, o, step, out_nchw); break;
-            case 2: cn_tile_2(x, xs_row, C, wf, F, bias + fb, leak, o, step, out_nchw); break;
-            default: cn_tile_1(x, xs_row, C, wf, F, bias + fb, leak, o, step, out_nchw); break;
-            }
-            ow += T;
-        }
-    }
-}
-#endif
-"""
 
 _C_CODE = r"""
 {
@@ -251,7 +161,6 @@ if (PyArray_DIMS(wc)[0] != 6 || PyArray_DIMS(wc)[1] != 6
         (long)PyArray_DIMS(bc)[0]);
     ok = 0;
 }
-const int Hp = H + 4, Wp = Wd + 4;
 const int Ho = (H - 2) / 2 + 1, Wo = (Wd - 2) / 2 + 1;
 if (ok) {
     npy_intp dims[4];
@@ -269,61 +178,17 @@ if (ok) {
 }
 const float* xp = NULL;
 if (ok && in_nchw) {
-    /* channels-last copy with a zero border of 2, kept between calls */
-    const size_t need = (size_t)B * Hp * Wp * C + 16;   /* > 0 for B = 0 */
-    if (pad_size_%(name)s < need) {
-        free(pad_%(name)s);
-        if (posix_memalign((void**)&pad_%(name)s, 64, sizeof(float) * need) != 0)
-            pad_%(name)s = NULL;
-        pad_size_%(name)s = pad_%(name)s ? need : 0;
-        if (!pad_%(name)s) { PyErr_NoMemory(); ok = 0; }
-    }
-    if (ok) {
-        float* p = pad_%(name)s;
-        const float* src = (const float*)PyArray_DATA(xc);
-        memset(p, 0, sizeof(float) * need);
-        for (int n = 0; n < B; ++n)
-            for (int c = 0; c < C; ++c)
-                for (int i = 0; i < H; ++i) {
-                    const float* s = src + (((size_t)n * C + c) * H + i) * Wd;
-                    float* d = p + (((size_t)n * Hp + i + 2) * Wp + 2) * C + c;
-                    for (int j = 0; j < Wd; ++j) d[(size_t)j * C] = s[j];
-                }
-        xp = p;
-    }
+    xp = cn_pack_nchw((const float*)PyArray_DATA(xc), B, C, H, Wd,
+                      &pad_%(name)s, &pad_size_%(name)s);
+    if (!xp) { PyErr_NoMemory(); ok = 0; }
 } else if (ok) {
     xp = (const float*)PyArray_DATA(xc);
 }
 if (ok) {
-    const float* wt = (const float*)PyArray_DATA(wc);
-    const float* bias = (const float*)PyArray_DATA(bc);
-    float* o = (float*)PyArray_DATA(%(out)s);
-    const float leak = %(leak)r;
-    const long rows = (long)B * Ho;
-    const int par = (double)rows * Wo * F * C * 36 >= %(min_macs)d;
-    const long xs_row = (long)Wp * C;
-    const int Hq = Ho + 4, Wq = Wo + 4;
-    if (!out_nchw) {     /* zero border rows of the padded output */
-        for (int n = 0; n < B; ++n) {
-            float* on = o + (size_t)n * Hq * Wq * F;
-            memset(on, 0, sizeof(float) * 2 * Wq * F);
-            memset(on + (size_t)(Ho + 2) * Wq * F, 0, sizeof(float) * 2 * Wq * F);
-        }
-    }
-    %(omp_for)s
-    for (long r = 0; r < rows; ++r) {
-        const int n = r / Ho, oh = r %% Ho;
-        const float* xrow = xp + ((size_t)n * Hp + 2 * oh) * xs_row;
-        if (out_nchw) {
-            float* orow = o + ((size_t)n * F * Ho + oh) * Wo;
-            cn_conv_row(xrow, xs_row, C, Wo, wt, F, bias, leak, orow, 1, (long)Ho * Wo);
-        } else {
-            float* prow = o + (((size_t)n * Hq) + oh + 2) * Wq * F;
-            memset(prow, 0, sizeof(float) * 2 * F);
-            memset(prow + (size_t)(Wo + 2) * F, 0, sizeof(float) * 2 * F);
-            cn_conv_row(xrow, xs_row, C, Wo, wt, F, bias, leak, prow + 2 * F, 0, 0);
-        }
-    }
+    const int par = %(openmp)d && (double)B * Ho * Wo * F * C * 36 >= %(min_macs)d;
+    cn_conv_layer(xp, B, C, H, Wd, (const float*)PyArray_DATA(wc), F,
+                  (const float*)PyArray_DATA(bc), %(leak)r,
+                  (float*)PyArray_DATA(%(out)s), out_nchw, par);
 }
 Py_XDECREF(xc); Py_XDECREF(wc); Py_XDECREF(bc);
 if (!ok) { %(fail)s }

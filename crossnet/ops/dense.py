@@ -8,13 +8,17 @@ calls stall for a scheduler tick after any large numpy matmul in the same
 process (paper_experiments/README.md has the measurement). This Op is a
 plain loop on the calling thread.
 """
+import zlib
+
 import numpy as np
 
 from ..backend import at
+from ..csrc import read_source
 from aesara.graph.basic import Apply
 from aesara.link.c.op import COp
 
 __all__ = ["DenseLeaky", "dense_leaky"]
+_SOURCE = "dense_leaky.c"
 
 
 class DenseLeaky(COp):
@@ -48,7 +52,10 @@ class DenseLeaky(COp):
         outputs[0][0] = np.where(y > 0, y, self.leak * y).astype("float32")
 
     def c_code_cache_version(self):
-        return (1,)
+        return (2, zlib.crc32(read_source(_SOURCE).encode()))
+
+    def c_support_code(self, **kwargs):
+        return read_source(_SOURCE)
 
     def c_code(self, node, name, inputs, outputs, sub):
         x, w, b = inputs
@@ -76,23 +83,11 @@ class DenseLeaky(COp):
             %(out)s = (PyArrayObject*)PyArray_EMPTY(2, dims, NPY_FLOAT32, 0);
             if (!%(out)s) ok = 0;
         }
-        if (ok) {
-            const float* xd = (const float*)PyArray_DATA(xc);
-            const float* wd = (const float*)PyArray_DATA(wc);
-            const float* bd = (const float*)PyArray_DATA(bc);
-            float* od = (float*)PyArray_DATA(%(out)s);
-            const float leak = %(leak)r;
-            for (npy_intp n = 0; n < B; ++n) {
-                float* o = od + n * N;
-                for (npy_intp j = 0; j < N; ++j) o[j] = bd[j];
-                for (npy_intp k = 0; k < K; ++k) {
-                    const float xv = xd[n * K + k];
-                    const float* wk = wd + k * N;
-                    for (npy_intp j = 0; j < N; ++j) o[j] += xv * wk[j];
-                }
-                for (npy_intp j = 0; j < N; ++j) o[j] = o[j] > 0.f ? o[j] : leak * o[j];
-            }
-        }
+        if (ok)
+            cn_dense_leaky((const float*)PyArray_DATA(xc), B, K,
+                           (const float*)PyArray_DATA(wc), N,
+                           (const float*)PyArray_DATA(bc), %(leak)r,
+                           (float*)PyArray_DATA(%(out)s));
         Py_XDECREF(xc); Py_XDECREF(wc); Py_XDECREF(bc);
         if (!ok) { %(fail)s }
         }
