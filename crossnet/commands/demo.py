@@ -7,9 +7,10 @@ def add_arguments(parser):
     parser.add_argument("--out", default="crossnet-demo",
                         help="run folder (default ./crossnet-demo); re-running "
                              "resumes it")
-    parser.add_argument("--frames", type=positive_int, default=2300,
+    from ..demo import DEMO_FRAMES
+    parser.add_argument("--frames", type=positive_int, default=DEMO_FRAMES,
                         help="synthetic training frames, a tenth of them "
-                             "for validation (default 2300)")
+                             "for validation (default %d)" % DEMO_FRAMES)
     parser.add_argument("--test-frames", type=positive_int, default=300)
     parser.add_argument("--labelled-fraction", type=fraction, default=0.5,
                         help="fraction of training frames with labels "
