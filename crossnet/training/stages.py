@@ -22,6 +22,8 @@ and resumable from (seed, stage, epoch, batch).
 Batch norm: batch statistics in training. Running averages are updated for
 the layers a stage trains and left alone for frozen ones.
 """
+import functools
+import operator
 from collections import OrderedDict
 
 import numpy as np
@@ -316,38 +318,31 @@ def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True):
     mix = at.matrix("mix", dtype="float32")
     x_real = at.tensor4("x_real", dtype="float32")
     t = _crossing_terms(net, x_l, z_l, mix, x_real if adversarial else None)
-    if not adversarial:
-        t["gan_d"] = t["fm"] = at.constant(np.float32(0))
-    d_params = (net.part_params("discriminator", trainable=True)
-                + net.part_params("posterior_head", trainable=True)
-                + net.part_params("metric_head", trainable=True))
-    if not adversarial:      # D conv3-5 and its output are not in the loss
+    d_terms = (["gan_d"] if adversarial else []) + ["pos", "smo"]
+    g_terms = (["fm"] if adversarial else []) + ["recons", "smo"]
+    if adversarial:
+        d_params = (net.part_params("discriminator", trainable=True)
+                    + net.part_params("posterior_head", trainable=True)
+                    + net.part_params("metric_head", trainable=True))
+    else:      # D conv3-5 and its output are not in the loss
         d_params = nn.get_all_params([net.posterior_head, net.metric_head],
                                      trainable=True)
     g_params = (net.part_params("alignment", trainable=True)
                 + net.part_params("generator", trainable=True))
     lr_var = _lr(lr)
-    d_loss = t["gan_d"] + t["pos"] + t["smo"]
-    g_loss = t["fm"] + t["recons"] + t["smo"]
+    d_loss = functools.reduce(operator.add, [t[k] for k in d_terms])
+    g_loss = functools.reduce(operator.add, [t[k] for k in g_terms])
     d_updates, d_state = _adam(d_loss, d_params, lr_var, beta1)
     g_updates, g_state = _adam(g_loss, g_params, lr_var, beta1)
     inputs = [x_l, z_l, mix] + ([x_real] if adversarial else [])
-    d_fn = aesara.function(inputs, [t["gan_d"], t["pos"], t["smo"]],
-                           updates=d_updates)
-    g_fn = aesara.function(inputs, [t["fm"], t["recons"], t["smo"]],
-                           updates=g_updates)
-    names = (["gan_d", "pos", "smo_d"], ["fm", "recons", "smo_g"])
-    if not adversarial:
-        d_fn, g_fn = _drop_first_output(d_fn), _drop_first_output(g_fn)
-        names = (names[0][1:], names[1][1:])
+    d_fn = aesara.function(inputs, [t[k] for k in d_terms], updates=d_updates)
+    g_fn = aesara.function(inputs, [t[k] for k in g_terms], updates=g_updates)
+    names = ([k if k != "smo" else "smo_d" for k in d_terms],
+             [k if k != "smo" else "smo_g" for k in g_terms])
     return Stage("cross", [("d", d_fn, names[0]), ("g", g_fn, names[1])],
                  d_params + g_params, lr_var, d_state + g_state,
                  _labelled_inputs(net, adversarial, latent),
                  batch_source="both" if adversarial else "labelled")
-
-
-def _drop_first_output(fn):
-    return lambda *args: fn(*args)[1:]
 
 
 def supervised_stage(net, lr=1e-3, beta1=0.5, latent="sample"):
