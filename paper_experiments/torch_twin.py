@@ -264,16 +264,15 @@ def _gan(tw, lr):
 
 
 def _align(tw, lr):
-    ali = tw.torch_params(_parts(tw.net, "alignment"))
-    heads = _parts(tw.net, "posterior_head", "metric_head")
-    opt = _Adam(tw, _parts(tw.net, "alignment") + heads, lr)
-    n_ali = len(ali)
+    ali = _parts(tw.net, "alignment")
+    opt = _Adam(tw, ali + _parts(tw.net, "posterior_head", "metric_head"), lr)
+    ali, heads = opt.params[:len(ali)], opt.params[len(ali):]
 
     def step(x_l, z_l, mix):
         with opt:
             t = tw.crossing_terms(x_l, z_l, mix)
             g_ali = torch.autograd.grad(t["recons"], ali, retain_graph=True)
-            g_heads = torch.autograd.grad(t["pos"] + t["smo"], opt.params[n_ali:])
+            g_heads = torch.autograd.grad(t["pos"] + t["smo"], heads)
             for p, g in zip(opt.params, g_ali + g_heads):
                 p.grad = g
         return {k: t[k].item() for k in ("recons", "pos", "smo")}
