@@ -14,6 +14,10 @@ from crossnet.ops.conv_train import (Corr6x6S2, Corr6x6S2GradInputs,
 # channel, channel counts that are not multiples of 16, a non-square image
 SHAPES = [(1, 32, 32, 8, 8), (3, 1, 32, 16, 16), (5, 32, 1, 12, 12),
           (2, 20, 40, 6, 10), (4, 3, 17, 10, 6)]
+# shapes the AMX kernels take (where the CPU has them): 16 and 8 pixels per
+# tile row, an odd number of output rows, 16 or 64 channels
+AMX_SHAPES = [(3, 32, 32, 32, 32), (1, 32, 32, 16, 48), (2, 64, 16, 20, 16),
+              (3, 32, 64, 16, 16)]
 
 
 def _corrmm_functions():
@@ -27,11 +31,11 @@ def _corrmm_functions():
     return fwd, gi, gw
 
 
-def _our_functions(isa):
+def _our_functions(isa, amx=None):
     x, w, dy = at.tensor4s("x", "w", "dy")
-    return (aesara.function([x, w], Corr6x6S2(isa)(x, w)),
-            aesara.function([w, dy], Corr6x6S2GradInputs(isa)(w, dy)),
-            aesara.function([x, dy], Corr6x6S2GradWeights(isa)(x, dy)))
+    return (aesara.function([x, w], Corr6x6S2(isa, amx)(x, w)),
+            aesara.function([w, dy], Corr6x6S2GradInputs(isa, amx)(w, dy)),
+            aesara.function([x, dy], Corr6x6S2GradWeights(isa, amx)(x, dy)))
 
 
 def _close(a, b):
@@ -57,6 +61,39 @@ def test_forward_and_gradients_equal_corrmm(corrmm, isa):
         _close(gw(x, dy), corrmm[2](x, w, dy))
         # a second call with other data (the workspaces are reused)
         _close(fwd(-x, w), -corrmm[0](x, w))
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_amx_shapes_equal_corrmm(corrmm, amx):
+    """The shapes the AMX (bf16x3) kernels take, with AMX allowed (used
+    where the CPU has it) and with the float32 FMA path forced."""
+    rng = np.random.RandomState(5)
+    fwd, gi, gw = _our_functions("native", amx)
+    for B, C, F, H, W in AMX_SHAPES:
+        x = rng.randn(B, C, H, W).astype("float32")
+        w = rng.randn(F, C, 6, 6).astype("float32")
+        dy = rng.randn(B, F, H // 2, W // 2).astype("float32")
+        _close(fwd(x, w), corrmm[0](x, w))
+        _close(gi(w, dy), corrmm[1](x, w, dy))
+        _close(gw(x, dy), corrmm[2](x, w, dy))
+        x[0, 0, 1, 2] = np.nan         # a NaN reaches the output (not zeroed)
+        dy[0, 0, 1, 2] = np.nan
+        assert np.isnan(fwd(x, w)).any()
+        assert np.isnan(gi(w, dy)).any()
+        assert np.isnan(gw(x, dy)).any()
+
+
+def test_amx_switch(monkeypatch):
+    """CROSSNET_AMX=0 turns AMX off; the portable paths never use it."""
+    monkeypatch.setenv("CROSSNET_AMX", "0")
+    assert not Corr6x6S2().amx
+    monkeypatch.setenv("CROSSNET_AMX", "1")
+    assert Corr6x6S2().amx
+    assert not Corr6x6S2("avx2").amx and not Corr6x6S2("sse", amx=True).amx
+    assert Corr6x6S2(amx=True) != Corr6x6S2(amx=False)
+    x, w = at.tensor4s("x", "w")
+    gx, gw = aesara.grad(Corr6x6S2(amx=False)(x, w).sum(), [x, w])
+    assert not gx.owner.op.amx and not gw.owner.op.amx
 
 
 def test_portable_paths_agree_with_native():

@@ -68,6 +68,9 @@ static float* cnt_ws_get(cnt_ws* ws, int i, size_t n) {
     return ws->p[i];
 }
 
+/* the AMX (bf16x3) kernels, chosen at run time where the CPU has them */
+#include "conv6x6s2_amx.c"
+
 /* ---- packing ---------------------------------------------------------- */
 
 /* (B, C, H, W) -> (B, H + 2p, W + 2p, C) with a zero border of p. */
@@ -188,9 +191,14 @@ static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
 }
 
 /* ---- forward ----------------------------------------------------------
-   ws buffers: 0 padded channels-last x, 1 packed kernel. 0 on success. */
+   ws buffers: 0 padded channels-last x, 1 packed kernel. 0 on success.
+   amx: use the AMX kernels when the CPU, the OS and the shapes allow. */
 static int cnt_forward(const float* x, int B, int C, int H, int W,
-                       const float* w, int F, float* y, cnt_ws* ws) {
+                       const float* w, int F, float* y, cnt_ws* ws, int amx) {
+#if CNT_HAVE_AMX
+    if (amx && cnt_amx_forward_fits(C, F, W / 2) && cnt_amx_usable())
+        return cnt_amx_forward(x, B, C, H, W, w, F, y, ws);
+#endif
     const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
     const int Fp = cnt_round16(F);
     float* xp = cnt_ws_get(ws, 0, (size_t)B * Hp * Wp * C);
@@ -218,7 +226,11 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
    dy (B, F, Ho, Wo), w (F, C, 6, 6) -> dx (B, C, 2 Ho, 2 Wo).
    ws buffers: 0 padded dy, 1 the four parity sub-kernels. */
 static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
-                          const float* w, int C, float* dx, cnt_ws* ws) {
+                          const float* w, int C, float* dx, cnt_ws* ws, int amx) {
+#if CNT_HAVE_AMX
+    if (amx && cnt_amx_grad_input_fits(F, C, Wo) && cnt_amx_usable())
+        return cnt_amx_grad_input(dy, B, F, Ho, Wo, w, C, dx, ws);
+#endif
     const int H = 2 * Ho, W = 2 * Wo, Hq = Ho + 2, Wq = Wo + 2;
     if (C >= 16) {
         const int Cp = cnt_round16(C);
@@ -316,7 +328,11 @@ CNT_DEFINE_WGRAD(3, 1)
 #define CNT_MAX_CHUNKS 16
 
 static int cnt_grad_weights(const float* x, int B, int C, int H, int W,
-                            const float* dy, int F, float* dw, cnt_ws* ws) {
+                            const float* dy, int F, float* dw, cnt_ws* ws, int amx) {
+#if CNT_HAVE_AMX
+    if (amx && cnt_amx_grad_weights_fits(C, F, W / 2) && cnt_amx_usable())
+        return cnt_amx_grad_weights(x, B, C, H, W, dy, F, dw, ws);
+#endif
     const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
     const int Fp = cnt_round16(F);
     const int L = 6 * C;                      /* inputs under a kernel row */

@@ -18,6 +18,7 @@ of them to any order. All three are linear in each input. float32 only.
 AVX: the x86-64 baseline). The arithmetic is the same; only tile sizes and
 the rounding of fused multiply-adds differ. Tests force the portable paths.
 """
+import os
 import platform
 import zlib
 
@@ -27,6 +28,7 @@ from ..backend import at
 from aesara.graph.basic import Apply
 from aesara.link.c.op import OpenMPOp
 
+from .. import csrc
 from ..csrc import read_source
 from .conv6x6 import correlate6x6_s2p2
 
@@ -39,6 +41,13 @@ ISAS = ("native", "avx2", "sse")
 # come after an Op's flags) are removed for it (c_no_compile_args)
 _ISA_FLAGS = {"native": [], "avx2": ["-mavx", "-mavx2", "-mfma"], "sse": []}
 _SOURCE = "conv6x6s2_train.c"
+_SOURCES = (_SOURCE, "conv6x6s2_amx.c")   # the first includes the second
+
+
+def amx_default():
+    """Whether the training Ops use AMX (bf16x3) where the CPU has it: yes
+    unless the environment sets ``CROSSNET_AMX=0``."""
+    return os.environ.get("CROSSNET_AMX", "1").strip() not in ("0", "no", "false", "off")
 
 
 def fits_corr6x6s2(filter_size, stride, pad, input_shape):
@@ -58,15 +67,16 @@ class _Corr6x6S2Op(OpenMPOp):
     output's four dims) and ``_kernel`` (the call; ``a``, ``b``, ``out``
     and ``ws`` stand for the data pointers and the workspace)."""
 
-    __props__ = ("isa",)
+    __props__ = ("isa", "amx")
     _names = _bad_shapes = _why = _kernel = None
     _dims = ()
 
-    def __init__(self, isa="native", openmp=True):
+    def __init__(self, isa="native", amx=None, openmp=True):
         if isa not in ISAS:
             raise ValueError("isa must be one of %s, got %r" % (ISAS, isa))
         super().__init__(openmp=openmp)
         self.isa = isa
+        self.amx = bool(amx_default() if amx is None else amx) and isa == "native"
 
     def _check(self, *variables):
         variables = [at.as_tensor_variable(v) for v in variables]
@@ -98,8 +108,12 @@ class _Corr6x6S2Op(OpenMPOp):
                 if f.startswith(("-march=", "-mavx", "-mfma", "-mamx", "-mf16c",
                                  "-mvpclmulqdq", "-mvaes", "-mgfni", "-mbmi"))]
 
+    def c_header_dirs(self, **kwargs):
+        return [csrc.HERE] + super().c_header_dirs(**kwargs)
+
     def c_code_cache_version(self):
-        return (1, self.openmp, self.isa, zlib.crc32(read_source(_SOURCE).encode()))
+        return (2, self.openmp, self.isa, self.amx, zlib.crc32(
+            "".join(read_source(s) for s in _SOURCES).encode()))
 
     def c_support_code(self, **kwargs):
         return read_source(_SOURCE)
@@ -118,7 +132,8 @@ class _Corr6x6S2Op(OpenMPOp):
         (out,) = outputs
         kernel = self._kernel % dict(
             a="(const float*)PyArray_DATA(ac)", b="(const float*)PyArray_DATA(bc)",
-            out="(float*)PyArray_DATA(%s)" % out, ws="&ws_" + name)
+            out="(float*)PyArray_DATA(%s)" % out, ws="&ws_" + name,
+            amx=int(self.amx))
         return _C_CODE % dict(
             a=a, b=b, out=out, fail=sub["fail"], op=type(self).__name__,
             bad=self._bad_shapes, kernel=kernel, why=self._why,
@@ -169,7 +184,7 @@ class Corr6x6S2(_Corr6x6S2Op):
             "columns even")
     _dims = ("A[0]", "Bd[0]", "A[2] / 2", "A[3] / 2")
     _kernel = ("cnt_forward(%(a)s, A[0], A[1], A[2], A[3], %(b)s, Bd[0], "
-               "%(out)s, %(ws)s)")
+               "%(out)s, %(ws)s, %(amx)s)")
 
     def make_node(self, x, w):
         return self._node(self._check(x, w))
@@ -181,8 +196,8 @@ class Corr6x6S2(_Corr6x6S2Op):
     def grad(self, inputs, output_grads):
         x, w = inputs
         (g,) = output_grads
-        return [Corr6x6S2GradInputs(self.isa)(w, g),
-                Corr6x6S2GradWeights(self.isa)(x, g)]
+        return [Corr6x6S2GradInputs(self.isa, self.amx)(w, g),
+                Corr6x6S2GradWeights(self.isa, self.amx)(x, g)]
 
     def perform(self, node, inputs, outputs):
         x, w = inputs
@@ -198,7 +213,7 @@ class Corr6x6S2GradInputs(_Corr6x6S2Op):
     _why = "w must be (F, C, 6, 6) with dy's F channels"
     _dims = ("Bd[0]", "A[1]", "2 * Bd[2]", "2 * Bd[3]")
     _kernel = ("cnt_grad_input(%(b)s, Bd[0], Bd[1], Bd[2], Bd[3], %(a)s, A[1], "
-               "%(out)s, %(ws)s)")
+               "%(out)s, %(ws)s, %(amx)s)")
 
     def make_node(self, w, dy):
         return self._node(self._check(w, dy))
@@ -210,8 +225,8 @@ class Corr6x6S2GradInputs(_Corr6x6S2Op):
     def grad(self, inputs, output_grads):
         w, dy = inputs
         (g,) = output_grads
-        return [Corr6x6S2GradWeights(self.isa)(g, dy),
-                Corr6x6S2(self.isa)(g, w)]
+        return [Corr6x6S2GradWeights(self.isa, self.amx)(g, dy),
+                Corr6x6S2(self.isa, self.amx)(g, w)]
 
     def perform(self, node, inputs, outputs):
         w, dy = inputs
@@ -235,7 +250,7 @@ class Corr6x6S2GradWeights(_Corr6x6S2Op):
     _why = "dy must be (B, F, H/2, W/2) for x (B, C, H, W), H and W even"
     _dims = ("Bd[1]", "A[1]", "6", "6")
     _kernel = ("cnt_grad_weights(%(a)s, A[0], A[1], A[2], A[3], %(b)s, Bd[1], "
-               "%(out)s, %(ws)s)")
+               "%(out)s, %(ws)s, %(amx)s)")
 
     def make_node(self, x, dy):
         return self._node(self._check(x, dy))
@@ -247,8 +262,8 @@ class Corr6x6S2GradWeights(_Corr6x6S2Op):
     def grad(self, inputs, output_grads):
         x, dy = inputs
         (g,) = output_grads
-        return [Corr6x6S2GradInputs(self.isa)(g, dy),
-                Corr6x6S2(self.isa)(x, g)]
+        return [Corr6x6S2GradInputs(self.isa, self.amx)(g, dy),
+                Corr6x6S2(self.isa, self.amx)(x, g)]
 
     def perform(self, node, inputs, outputs):
         x, dy = inputs

@@ -1,0 +1,558 @@
+/* AMX path of the 6x6 / stride-2 training convolutions (forward, input
+ * gradient, weight gradient), used by conv6x6s2_train.c when the CPU has
+ * AMX-BF16 and the kernel grants this process the tile registers.
+ *
+ * Precision: "bf16x3".  Each float32 operand a is split into two bfloat16
+ * numbers, a_hi = bf16(a) and a_lo = bf16(a - a_hi), which together carry
+ * 16 of float32's 24 significand bits.  A product is taken as
+ *     a b ~ a_hi b_hi + a_hi b_lo + a_lo b_hi
+ * (the dropped a_lo b_lo is 2^-16 of a b), accumulated in float32 by the
+ * tile unit.  Relative error ~1e-5 (the FMA path: ~1e-7), three tile
+ * products per multiply-add and still several times the FMA path's speed.
+ * Set CROSSNET_AMX=0 to use the float32 FMA path everywhere.
+ *
+ * Layouts (bf16, hi and lo in two buffers of equal shape):
+ *   forward: x padded channels-last (B, H+4, W+4, C); a tile row is one
+ *     output pixel (input stride 2 C), its 32 columns 32 input channels.
+ *   input gradient: dy padded channels-last (B, Ho+2, Wo+2, F); the
+ *     four parity 3x3 stride-1 correlations of conv6x6s2_train.c.
+ *   weights (forward, input gradient): one VNNI tile per (tap, 32-chunk
+ *     of the reduced channels, 16 output channels): [16 pairs][16][2].
+ *   weight gradient: x as four parity planes per channel, each
+ *     (Ho+2) x (Wo+2) flattened, so that tap (kh, kw) reads a contiguous
+ *     run of the plane (kh%2, kw%2) from offset (kh/2)(Wo+2) + kw/2; the
+ *     reduction runs over the flattened output pixels including the two
+ *     extra columns of each row, where dy (VNNI: pixel pairs) is zero.
+ *
+ * Every output element is summed in a fixed order, independent of the
+ * number of threads.
+ */
+#ifndef CROSSNET_CONV6X6S2_AMX
+#define CROSSNET_CONV6X6S2_AMX
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CNT_NO_AMX)
+#define CNT_HAVE_AMX 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#define CNT_AMX_FN __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
+#else
+#define CNT_HAVE_AMX 0
+#endif
+
+/* float32 -> bfloat16, round to nearest even; NaN stays NaN */
+static inline uint16_t cnt_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float cnt_from_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* a -> (a_hi, a_lo) */
+static inline void cnt_split(float a, uint16_t* hi, uint16_t* lo) {
+    const uint16_t h = cnt_bf16(a);
+    *hi = h;
+    *lo = cnt_bf16(a - cnt_from_bf16(h));
+}
+
+/* 1 when AMX-BF16 can be used by this process (asked once). */
+static int cnt_amx_usable(void) {
+#if CNT_HAVE_AMX
+    static int state = -1;
+    if (state < 0) {
+        unsigned a, b, c, d;
+        int ok = __get_cpuid_count(7, 0, &a, &b, &c, &d)
+                 && (d >> 24 & 1u) && (d >> 22 & 1u)     /* AMX-TILE, AMX-BF16 */
+                 && (b >> 16 & 1u) && (b >> 30 & 1u);    /* AVX512F, AVX512BW */
+        if (ok) ok = __get_cpuid_count(7, 1, &a, &b, &c, &d)
+                     && (a >> 5 & 1u);                    /* AVX512-BF16 */
+        /* ARCH_REQ_XCOMP_PERM (0x1023) for XTILEDATA (18) */
+        if (ok) ok = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+        state = ok;
+    }
+    return state;
+#else
+    return 0;
+#endif
+}
+
+#if CNT_HAVE_AMX
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} cnt_tilecfg;
+
+/* 16 rows per tile; tiles 0-3 and 6-7 hold `ncols` 32-bit columns (16 or
+   8), tiles 4-5 64 bytes. */
+CNT_AMX_FN static void cnt_amx_config(int ncols) {
+    cnt_tilecfg cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.palette = 1;
+    for (int t = 0; t < 8; ++t) {
+        cfg.colsb[t] = (uint16_t)(t == 4 || t == 5 ? 64 : 4 * ncols);
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+#define CNT_BARRIER() __asm__ volatile("" ::: "memory")
+
+/* 16 floats -> their bf16 hi and lo parts (in the low 16 bits of 32) */
+CNT_AMX_FN static inline void cnt_split16(__m512 v, __m512i* hi, __m512i* lo) {
+    const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v));
+    const __m512 hf = _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+    *hi = h;
+    *lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_sub_ps(v, hf)));
+}
+
+/* One row of n floats (n0 of them from s, the rest zero) -> bf16 hi/lo
+   as 32-bit words: word = bf16(a) | bf16(b) << 16 for a second row b
+   (when s2), else word = bf16(a). */
+CNT_AMX_FN static void cnt_split_row(const float* s, const float* s2, int n0,
+                                     uint32_t* hi, uint32_t* lo) {
+    int j = 0;
+    for (; j + 16 <= n0; j += 16) {
+        __m512i h, l, h2, l2;
+        cnt_split16(_mm512_loadu_ps(s + j), &h, &l);
+        if (s2) {
+            cnt_split16(_mm512_loadu_ps(s2 + j), &h2, &l2);
+            h = _mm512_or_si512(h, _mm512_slli_epi32(h2, 16));
+            l = _mm512_or_si512(l, _mm512_slli_epi32(l2, 16));
+        }
+        _mm512_storeu_si512(hi + j, h);
+        _mm512_storeu_si512(lo + j, l);
+    }
+    for (; j < n0; ++j) {
+        uint16_t h, l, h2 = 0, l2 = 0;
+        cnt_split(s[j], &h, &l);
+        if (s2) cnt_split(s2[j], &h2, &l2);
+        hi[j] = h | (uint32_t)h2 << 16;
+        lo[j] = l | (uint32_t)l2 << 16;
+    }
+}
+
+/* (B, C, H, W) float, C even -> bf16 hi/lo planes of channel pairs:
+   out[n][ph][pw][c2][u][v] = (xpad[n][2 c2][d u + ph][d v + pw],
+   xpad[n][2 c2 + 1][...]) as one 32-bit word, xpad = x with a zero border
+   of p, d = 1 or 2, u < Hv = (H + 2p) / d, v < Wv = (W + 2p) / d. */
+CNT_AMX_FN static void cnt_amx_pack_pairs(const float* x, int B, int C, int H,
+        int W, int p, int d, uint32_t* hi, uint32_t* lo) {
+    const int Hp = H + 2 * p, Wp = W + 2 * p, Hv = Hp / d, Wv = Wp / d, C2 = C / 2;
+    const size_t plane = (size_t)Hv * Wv;
+    #pragma omp parallel
+    {
+        uint32_t* th = (uint32_t*)malloc(sizeof(uint32_t) * 2 * (Wp + 16));
+        #pragma omp for schedule(static)
+        for (long job = 0; job < (long)B * C2 * Hp; ++job) {
+            if (!th) continue;
+            uint32_t* tl = th + Wp + 16;
+            const int n = job / ((long)C2 * Hp), c2 = (job / Hp) % C2, r = job % Hp;
+            const int u = r / d, ph = r % d, i = r - p;
+            if (u >= Hv) continue;
+            memset(th, 0, sizeof(uint32_t) * Wp);
+            memset(tl, 0, sizeof(uint32_t) * Wp);
+            if (i >= 0 && i < H) {
+                const float* s = x + (((size_t)n * C + 2 * c2) * H + i) * W;
+                cnt_split_row(s, s + (size_t)H * W, W, th + p, tl + p);
+            }
+            for (int pw = 0; pw < d; ++pw) {
+                const size_t o = ((((size_t)n * d + ph) * d + pw) * C2 + c2) * plane
+                                 + (size_t)u * Wv;
+                for (int v = 0; v < Wv; ++v) {
+                    hi[o + v] = th[d * v + pw];
+                    lo[o + v] = tl[d * v + pw];
+                }
+            }
+        }
+        free(th);
+    }
+}
+
+/* Weight tiles: for tap t, chunk kc of 32 reduced channels, block q of 16
+   output channels, a 16 x 32 bf16 tile tile[m][k] = W(t)[16 q + m][32 kc + k]
+   (0 past N or K), W(t)[m][k] = w[t_off[t] + m ms + k ks]. */
+static void cnt_amx_pack_w(const float* w, const long* t_off, int ntaps,
+                           int N, long ms, int K, long ks, uint16_t* hi,
+                           uint16_t* lo) {
+    const int nkc = (K + 31) / 32, nq = (N + 15) / 16;
+    for (int t = 0; t < ntaps; ++t)
+        for (int kc = 0; kc < nkc; ++kc)
+            for (int q = 0; q < nq; ++q) {
+                const long base = (((long)t * nkc + kc) * nq + q) * 512;
+                for (int m = 0; m < 16; ++m)
+                    for (int k = 0; k < 32; ++k) {
+                        const int mm = 16 * q + m, kk = 32 * kc + k;
+                        const float v = (mm < N && kk < K)
+                            ? w[t_off[t] + mm * ms + kk * ks] : 0.0f;
+                        cnt_split(v, hi + base + m * 32 + k, lo + base + m * 32 + k);
+                    }
+            }
+}
+
+/* The tile product behind the forward pass and the input gradient:
+   16 output channels (block q, and q + 1 when two_q) x 16 (or ncols)
+   pixels of one row (and of the next when two_r):
+     out[16 q' + m][row][j] = sum_t sum_kc A(t, kc, q')[m][.] B(t, kc, row)[.][j]
+   A: weight tiles a + ((t nkc + kc) nq + q') 512; B: pair words at
+   b + boff[t] + 16 kc bstride + row rstep (16 rows bstride words apart).
+   out rows ostride bytes apart, rows of pixels ostep floats apart.
+   Tiles 0-3: (q, row), (q+1, row), (q, row+1), (q+1, row+1); 4-5 A hi/lo;
+   6-7 B hi/lo. */
+CNT_AMX_FN static void cnt_amx_tgemm(const uint32_t* bh, const uint32_t* bl,
+        long bstride, const long* boff, long rstep, int ntaps, int nkc,
+        const uint16_t* ah, const uint16_t* al, int nq, int two_q, int two_r,
+        float* out, long ostride, long ostep) {
+    CNT_BARRIER();
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int t = 0; t < ntaps; ++t)
+        for (int kc = 0; kc < nkc; ++kc) {
+            const long bo = boff[t] + 16L * kc * bstride;
+            const long ao = ((long)t * nkc + kc) * nq * 512;
+            _tile_loadd(4, ah + ao, 64);
+            _tile_loadd(5, al + ao, 64);
+            _tile_loadd(6, bh + bo, 4 * bstride);
+            _tile_loadd(7, bl + bo, 4 * bstride);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(0, 4, 7);
+            _tile_dpbf16ps(0, 5, 6);
+            if (two_r) {
+                _tile_loadd(6, bh + bo + rstep, 4 * bstride);
+                _tile_loadd(7, bl + bo + rstep, 4 * bstride);
+                _tile_dpbf16ps(2, 4, 6);
+                _tile_dpbf16ps(2, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+            }
+            if (two_q) {
+                _tile_loadd(4, ah + ao + 512, 64);
+                _tile_loadd(5, al + ao + 512, 64);
+                if (two_r) {
+                    _tile_dpbf16ps(3, 4, 6);
+                    _tile_dpbf16ps(3, 4, 7);
+                    _tile_dpbf16ps(3, 5, 6);
+                    _tile_loadd(6, bh + bo, 4 * bstride);
+                    _tile_loadd(7, bl + bo, 4 * bstride);
+                }
+                _tile_dpbf16ps(1, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(1, 5, 6);
+            }
+        }
+    _tile_stored(0, out, ostride);
+    if (two_q) _tile_stored(1, out + 16 * (ostride / 4), ostride);
+    if (two_r) _tile_stored(2, out + ostep, ostride);
+    if (two_q && two_r) _tile_stored(3, out + 16 * (ostride / 4) + ostep, ostride);
+}
+
+/* pixels per tile row: 16 or 8 dividing the row length, else 0 */
+static int cnt_amx_ncols(int npix) {
+    return npix % 16 == 0 ? 16 : npix % 8 == 0 ? 8 : 0;
+}
+
+static int cnt_amx_forward_fits(int C, int F, int Wo) {
+    return C % 32 == 0 && F % 16 == 0 && cnt_amx_ncols(Wo);
+}
+
+static int cnt_amx_grad_input_fits(int F, int C, int Wo) {
+    return F % 32 == 0 && C % 16 == 0 && cnt_amx_ncols(Wo);
+}
+
+static int cnt_amx_grad_weights_fits(int C, int F, int Wo) {
+    return C % 16 == 0 && F % 16 == 0 && Wo % 2 == 0;
+}
+
+/* Forward: C % 32 == 0, F % 16 == 0, Wo % 8 == 0.  -1: out of memory.
+   ws: 0 x pair planes hi/lo, 1 weight tiles hi/lo. */
+CNT_AMX_FN static int cnt_amx_forward(const float* x, int B, int C, int H,
+        int W, const float* w, int F, float* y, cnt_ws* ws) {
+    const int Ho = H / 2, Wo = W / 2, Hv = Ho + 2, Wv = Wo + 2, C2 = C / 2;
+    const int nc = cnt_amx_ncols(Wo), nkc = C / 32, nq = F / 16;
+    const size_t plane = (size_t)Hv * Wv, nx = (size_t)B * 4 * C2 * plane;
+    const size_t nw = (size_t)36 * nkc * nq * 512;
+    uint32_t* xh = (uint32_t*)cnt_ws_get(ws, 0, 2 * nx);
+    uint16_t* wh = (uint16_t*)cnt_ws_get(ws, 1, nw);
+    if (!xh || !wh) return -1;
+    uint32_t* xl = xh + nx;
+    uint16_t* wl = wh + nw;
+    cnt_amx_pack_pairs(x, B, C, H, W, 2, 2, xh, xl);
+    long toff[36], boff[36];
+    for (int t = 0; t < 36; ++t) {          /* W(t)[f][c] = w[f][c][kh][kw] */
+        const int kh = t / 6, kw = t % 6;
+        toff[t] = t;
+        boff[t] = (long)((kh % 2) * 2 + kw % 2) * C2 * plane + (kh / 2) * Wv + kw / 2;
+    }
+    cnt_amx_pack_w(w, toff, 36, F, (long)C * 36, C, 36, wh, wl);
+    const int nrp = (Ho + 1) / 2, ncb = Wo / nc;
+    const long jobs = (long)B * nrp * ncb;
+    #pragma omp parallel
+    {
+        cnt_amx_config(nc);
+        #pragma omp for schedule(static)
+        for (long job = 0; job < jobs; ++job) {
+            const int n = job / ((long)nrp * ncb), i = 2 * (job / ncb % nrp);
+            const int j = nc * (job % ncb);
+            const size_t bo = (size_t)n * 4 * C2 * plane + (size_t)i * Wv + j;
+            for (int q = 0; q < nq; q += 2)
+                cnt_amx_tgemm(xh + bo, xl + bo, plane, boff, Wv, 36, nkc,
+                              wh + (size_t)q * 512, wl + (size_t)q * 512, nq,
+                              nq - q >= 2, i + 1 < Ho,
+                              y + (((size_t)n * F + 16 * q) * Ho + i) * Wo + j,
+                              4L * Ho * Wo, Wo);
+        }
+        _tile_release();
+    }
+    return 0;
+}
+
+/* Input gradient: F % 32 == 0, C % 16 == 0, Wo % 8 == 0.
+   ws: 0 dy pair planes hi/lo, 1 weight tiles hi/lo (parity-major, 9 taps
+   each), 2 one tile product per thread (interleaved into dx). */
+CNT_AMX_FN static int cnt_amx_grad_input(const float* dy, int B, int F,
+        int Ho, int Wo, const float* w, int C, float* dx, cnt_ws* ws) {
+    const int H = 2 * Ho, W = 2 * Wo, Hv = Ho + 2, Wv = Wo + 2, F2 = F / 2;
+    const int nc = cnt_amx_ncols(Wo), nkc = F / 32, nq = C / 16;
+    const size_t plane = (size_t)Hv * Wv, nd = (size_t)B * F2 * plane;
+    const size_t nw = (size_t)36 * nkc * nq * 512;
+    uint32_t* dh = (uint32_t*)cnt_ws_get(ws, 0, 2 * nd);
+    uint16_t* wh = (uint16_t*)cnt_ws_get(ws, 1, nw);
+    if (!dh || !wh) return -1;
+    uint32_t* dl = dh + nd;
+    uint16_t* wl = wh + nw;
+    cnt_amx_pack_pairs(dy, B, F, Ho, Wo, 1, 1, dh, dl);
+    long toff[36], boff[9];
+    for (int pp = 0; pp < 4; ++pp)        /* W(p, r, s)[c][f] = w[f][c][pi+4-2r][pj+4-2s] */
+        for (int t = 0; t < 9; ++t)
+            toff[pp * 9 + t] = (long)(pp / 2 + 4 - 2 * (t / 3)) * 6 + pp % 2 + 4 - 2 * (t % 3);
+    for (int t = 0; t < 9; ++t) boff[t] = (long)(t / 3) * Wv + t % 3;
+    cnt_amx_pack_w(w, toff, 36, C, 36, F, (long)C * 36, wh, wl);
+    const size_t ptile = (size_t)9 * nkc * nq * 512;     /* one parity's tiles */
+    const int nrp = (Ho + 1) / 2, ncb = Wo / nc;
+    const long jobs = (long)B * nrp * ncb;
+    int failed = 0;
+    #pragma omp parallel
+    {
+        /* t[pj][row][c][j]: the two column parities of two rows */
+        float* tb = (float*)malloc(sizeof(float) * 4 * C * nc);
+        if (!tb) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        cnt_amx_config(nc);
+        #pragma omp for schedule(static)
+        for (long job = 0; job < jobs; ++job) {
+            if (!tb) continue;
+            const int n = job / ((long)nrp * ncb), a = 2 * (job / ncb % nrp);
+            const int b = nc * (job % ncb), two_r = a + 1 < Ho;
+            const size_t bo = (size_t)n * F2 * plane + (size_t)a * Wv + b;
+            for (int pi = 0; pi < 2; ++pi) {
+                for (int pj = 0; pj < 2; ++pj) {
+                    const size_t wt = (size_t)(pi * 2 + pj) * ptile;
+                    for (int q = 0; q < nq; q += 2)
+                        cnt_amx_tgemm(dh + bo, dl + bo, plane, boff, Wv, 9, nkc,
+                                      wh + wt + (size_t)q * 512, wl + wt + (size_t)q * 512,
+                                      nq, nq - q >= 2, two_r,
+                                      tb + ((size_t)pj * 2 * C + 16 * q) * nc,
+                                      4L * nc, (long)C * nc);
+                }
+                CNT_BARRIER();
+                for (int rr = 0; rr < 1 + two_r; ++rr)
+                    for (int c = 0; c < C; ++c) {
+                        const float* t0 = tb + ((size_t)rr * C + c) * nc;
+                        const float* t1 = t0 + (size_t)2 * C * nc;
+                        float* o = dx + (((size_t)n * C + c) * H + 2 * (a + rr) + pi) * W + 2 * b;
+                        for (int k = 0; k < nc; ++k) {
+                            o[2 * k] = t0[k];
+                            o[2 * k + 1] = t1[k];
+                        }
+                    }
+            }
+        }
+        _tile_release();
+        free(tb);
+    }
+    return failed ? -1 : 0;
+}
+
+/* Weight gradient: C % 16 == 0, F % 16 == 0, Wo even.
+   ws: 0 x parity planes hi/lo, 1 dy pixel pairs hi/lo, 2 partial sums. */
+#define CNT_AMX_MAX_CHUNKS 16
+
+CNT_AMX_FN static int cnt_amx_grad_weights(const float* x, int B, int C, int H,
+        int W, const float* dy, int F, float* dw, cnt_ws* ws) {
+    const int Ho = H / 2, Wo = W / 2, Wv = Wo + 2, Wp = W + 4;
+    const long K = (long)Ho * Wv, Kp = (K + 31) / 32 * 32;
+    const long PS = (long)(Ho + 2) * Wv + 64;   /* plane stride: slack of zeros */
+    const int nchunks = B < CNT_AMX_MAX_CHUNKS ? (B > 0 ? B : 1) : CNT_AMX_MAX_CHUNKS;
+    const int per = (B + nchunks - 1) / nchunks;
+    const size_t nx = (size_t)B * 4 * C * PS, nd = (size_t)B * (Kp / 2) * F;
+    const size_t KW = (size_t)C * F;            /* one tap of dw */
+    uint16_t* xh = (uint16_t*)cnt_ws_get(ws, 0, nx);
+    uint32_t* dh = (uint32_t*)cnt_ws_get(ws, 1, 2 * nd);
+    float* part = cnt_ws_get(ws, 2, (size_t)nchunks * 36 * KW);
+    if (!xh || !dh || !part) return -1;
+    uint16_t* xl = xh + nx;
+    uint32_t* dl = dh + nd;
+    int failed = 0;
+    #pragma omp parallel
+    {
+        uint32_t* th = (uint32_t*)malloc(sizeof(uint32_t) * 2 * (Wp + 16));
+        if (!th) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        /* xph[n][2 ph + pw][c][u][v] = xpad[n][c][2u + ph][2v + pw] */
+        #pragma omp for schedule(static)
+        for (long pl = 0; pl < (long)B * C; ++pl) {
+            if (!th) continue;
+            uint32_t* tl = th + Wp + 16;
+            const int n = pl / C, c = pl % C;
+            for (int ph = 0; ph < 2; ++ph)
+                for (int pw = 0; pw < 2; ++pw) {
+                    const size_t o = (((size_t)n * 4 + 2 * ph + pw) * C + c) * PS;
+                    memset(xh + o, 0, 2 * (size_t)PS);
+                    memset(xl + o, 0, 2 * (size_t)PS);
+                }
+            const float* s = x + ((size_t)n * C + c) * H * W;
+            for (int i = 0; i < H; ++i) {
+                const int r = i + 2, u = r / 2, ph = r % 2;
+                cnt_split_row(s + (size_t)i * W, NULL, W, th + 2, tl + 2);
+                th[0] = th[1] = tl[0] = tl[1] = 0;
+                th[W + 2] = th[W + 3] = tl[W + 2] = tl[W + 3] = 0;
+                for (int pw = 0; pw < 2; ++pw) {
+                    const size_t o = (((size_t)n * 4 + 2 * ph + pw) * C + c) * PS + (size_t)u * Wv;
+                    for (int v = 0; v < Wv; ++v) {
+                        xh[o + v] = (uint16_t)th[2 * v + pw];
+                        xl[o + v] = (uint16_t)tl[2 * v + pw];
+                    }
+                }
+            }
+        }
+        /* dyv[n][k / 2][f] = (dy at k, dy at k + 1), k = i Wv + j; zero
+           for j >= Wo and k >= K */
+        #pragma omp for schedule(static)
+        for (long r = 0; r < (long)B * Ho; ++r) {
+            if (!th) continue;
+            uint32_t* tl = th + Wp + 16;
+            const int n = r / Ho, i = r % Ho;
+            const size_t o = ((size_t)n * (Kp / 2) + (size_t)i * (Wv / 2)) * F;
+            for (int f = 0; f < F; ++f) {
+                const float* s = dy + (((size_t)n * F + f) * Ho + i) * Wo;
+                /* pairs of neighbouring pixels: split the row twice, even and
+                   odd pixels, through a gather-free scalar pass */
+                for (int j2 = 0; j2 < Wo / 2; ++j2) {
+                    uint16_t h0, l0, h1, l1;
+                    cnt_split(s[2 * j2], &h0, &l0);
+                    cnt_split(s[2 * j2 + 1], &h1, &l1);
+                    th[j2] = h0 | (uint32_t)h1 << 16;
+                    tl[j2] = l0 | (uint32_t)l1 << 16;
+                }
+                for (int j2 = 0; j2 < Wo / 2; ++j2) {
+                    dh[o + (size_t)j2 * F + f] = th[j2];
+                    dl[o + (size_t)j2 * F + f] = tl[j2];
+                }
+                dh[o + (size_t)(Wo / 2) * F + f] = 0;      /* the two extra columns */
+                dl[o + (size_t)(Wo / 2) * F + f] = 0;
+            }
+            if (i == Ho - 1) {                   /* k from K to Kp */
+                const size_t z = ((size_t)n * (Kp / 2) + K / 2) * F;
+                memset(dh + z, 0, 4 * (size_t)(Kp - K) / 2 * F);
+                memset(dl + z, 0, 4 * (size_t)(Kp - K) / 2 * F);
+            }
+        }
+        free(th);
+    }
+    if (failed) return -1;
+    memset(part, 0, sizeof(float) * nchunks * 36 * KW);
+    CNT_BARRIER();
+    const int ncb = C / 16, nfb = F / 16;
+    #pragma omp parallel
+    {
+        cnt_amx_config(16);
+        #pragma omp for schedule(static)
+        for (long job = 0; job < (long)nchunks * 36; ++job) {
+            const int ch = job / 36, t = job % 36, kh = t / 6, kw = t % 6;
+            const int n1 = (ch + 1) * per < B ? (ch + 1) * per : B;
+            const long aoff = (long)(kh / 2) * Wv + kw / 2;
+            float* acc = part + (size_t)job * KW;      /* [c][f] */
+            for (int cb = 0; cb < ncb; cb += 2)
+                for (int fb = 0; fb < nfb; fb += 2) {
+                    const int two_c = ncb - cb >= 2, two_f = nfb - fb >= 2;
+                    float* a00 = acc + (size_t)16 * cb * F + 16 * fb;
+                    _tile_loadd(0, a00, 4L * F);
+                    if (two_f) _tile_loadd(1, a00 + 16, 4L * F);
+                    if (two_c) _tile_loadd(2, a00 + (size_t)16 * F, 4L * F);
+                    if (two_c && two_f) _tile_loadd(3, a00 + (size_t)16 * F + 16, 4L * F);
+                    for (int n = ch * per; n < n1; ++n) {
+                        const size_t xo = ((size_t)n * 4 + (kh % 2) * 2 + kw % 2) * C * PS
+                                          + (size_t)16 * cb * PS + aoff;
+                        const size_t dof = (size_t)n * (Kp / 2) * F + (size_t)16 * fb;
+                        for (long kc = 0; kc < Kp; kc += 32) {
+                            const uint16_t *ah = xh + xo + kc, *al = xl + xo + kc;
+                            const uint32_t *bh = dh + dof + (size_t)kc / 2 * F;
+                            const uint32_t *bl = dl + dof + (size_t)kc / 2 * F;
+                            _tile_loadd(4, ah, 2 * PS);
+                            _tile_loadd(5, al, 2 * PS);
+                            _tile_loadd(6, bh, 4L * F);
+                            _tile_loadd(7, bl, 4L * F);
+                            _tile_dpbf16ps(0, 4, 6);
+                            _tile_dpbf16ps(0, 4, 7);
+                            _tile_dpbf16ps(0, 5, 6);
+                            if (two_f) {
+                                _tile_loadd(6, bh + 16, 4L * F);
+                                _tile_loadd(7, bl + 16, 4L * F);
+                                _tile_dpbf16ps(1, 4, 6);
+                                _tile_dpbf16ps(1, 4, 7);
+                                _tile_dpbf16ps(1, 5, 6);
+                            }
+                            if (two_c) {
+                                _tile_loadd(4, ah + 16 * PS, 2 * PS);
+                                _tile_loadd(5, al + 16 * PS, 2 * PS);
+                                if (two_f) {
+                                    _tile_dpbf16ps(3, 4, 6);
+                                    _tile_dpbf16ps(3, 4, 7);
+                                    _tile_dpbf16ps(3, 5, 6);
+                                    _tile_loadd(6, bh, 4L * F);
+                                    _tile_loadd(7, bl, 4L * F);
+                                }
+                                _tile_dpbf16ps(2, 4, 6);
+                                _tile_dpbf16ps(2, 4, 7);
+                                _tile_dpbf16ps(2, 5, 6);
+                            }
+                        }
+                    }
+                    _tile_stored(0, a00, 4L * F);
+                    if (two_f) _tile_stored(1, a00 + 16, 4L * F);
+                    if (two_c) _tile_stored(2, a00 + (size_t)16 * F, 4L * F);
+                    if (two_c && two_f) _tile_stored(3, a00 + (size_t)16 * F + 16, 4L * F);
+                }
+        }
+        _tile_release();
+    }
+    /* dw[f][c][kh][kw] = sum over chunks, in order */
+    #pragma omp parallel for schedule(static)
+    for (long e = 0; e < (long)F * C * 36; ++e) {
+        const int f = e / (C * 36), c = (e / 36) % C, t = e % 36;
+        float s = 0.0f;
+        for (int ch = 0; ch < nchunks; ++ch)
+            s += part[((size_t)ch * 36 + t) * KW + (size_t)c * F + f];
+        dw[e] = s;
+    }
+    return 0;
+}
+#endif /* CNT_HAVE_AMX */
+#endif
