@@ -190,6 +190,67 @@ static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
     }
 }
 
+/* ---- forward with few input channels -----------------------------------
+   (the first layer of the discriminator): vectorised over 16 output pixels
+   of a row instead of over channels, reading column-parity rows of the
+   padded input, xq[n][c][r][pw][v] = xpad[n][c][r][2 v + pw] (v < Wo + 2,
+   then 16 zeros of slack).  ws buffer 0. */
+#ifdef __AVX512F__
+#define CNT_FB 16       /* output channels per pass: accumulator registers */
+#else
+#define CNT_FB 4
+#endif
+
+static int cnt_forward_few(const float* x, int B, int C, int H, int W,
+                           const float* w, int F, float* y, cnt_ws* ws) {
+    const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = Wo + 2 + 16;
+    float* xq = cnt_ws_get(ws, 0, (size_t)B * C * Hp * 2 * Wr);
+    if (!xq) return -1;
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)B * C * Hp; ++r) {
+        float* d = xq + (size_t)r * 2 * Wr;
+        const int i = r % Hp - 2;
+        memset(d, 0, sizeof(float) * 2 * Wr);
+        if (i < 0 || i >= H) continue;
+        const float* s = x + ((size_t)(r / Hp) * H + i) * W;
+        for (int j = 0; j < W; ++j) d[((j + 2) & 1) * Wr + ((j + 2) >> 1)] = s[j];
+    }
+    const long rows = (long)B * Ho;
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < rows; ++r) {
+        const int n = r / Ho, oh = r % Ho;
+        for (int f0 = 0; f0 < F; f0 += CNT_FB) {
+            const int nf = F - f0 < CNT_FB ? F - f0 : CNT_FB;
+            for (int j0 = 0; j0 < Wo; j0 += 16) {
+                cnt_v16 acc[CNT_FB];
+                for (int k = 0; k < CNT_FB; ++k) acc[k] = (cnt_v16){0};
+                for (int c = 0; c < C; ++c)
+                    for (int kh = 0; kh < 6; ++kh) {
+                        const float* row = xq + (((size_t)n * C + c) * Hp + 2 * oh + kh) * 2 * Wr + j0;
+                        const float* wk = w + ((size_t)f0 * C + c) * 36 + kh * 6;
+                        for (int kw = 0; kw < 6; ++kw) {
+                            const cnt_v16 xv = *(const cnt_v16u*)(row + (kw & 1) * Wr + (kw >> 1));
+                            if (nf == CNT_FB) {
+                                for (int k = 0; k < CNT_FB; ++k)
+                                    acc[k] += xv * wk[(size_t)k * C * 36 + kw];
+                            } else {
+                                for (int k = 0; k < nf; ++k)
+                                    acc[k] += xv * wk[(size_t)k * C * 36 + kw];
+                            }
+                        }
+                    }
+                const int nj = Wo - j0 < 16 ? Wo - j0 : 16;
+                for (int k = 0; k < nf; ++k) {
+                    float* o = y + (((size_t)n * F + f0 + k) * Ho + oh) * Wo + j0;
+                    if (nj == 16) *(cnt_v16u*)o = acc[k];
+                    else for (int j = 0; j < nj; ++j) o[j] = acc[k][j];
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* ---- forward ----------------------------------------------------------
    ws buffers: 0 padded channels-last x, 1 packed kernel. 0 on success.
    amx: use the AMX kernels when the CPU, the OS and the shapes allow. */
@@ -199,6 +260,7 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
     if (amx && cnt_amx_forward_fits(C, F, W / 2) && cnt_amx_usable())
         return cnt_amx_forward(x, B, C, H, W, w, F, y, ws);
 #endif
+    if (C < 16) return cnt_forward_few(x, B, C, H, W, w, F, y, ws);
     const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
     const int Fp = cnt_round16(F);
     float* xp = cnt_ws_get(ws, 0, (size_t)B * Hp * Wp * C);
