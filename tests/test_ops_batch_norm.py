@@ -5,8 +5,8 @@ import pytest
 from crossnet import nn, ops
 from crossnet.backend import aesara, at
 from crossnet.benchmark import thread_limit
-from crossnet.ops.batch_norm import (BatchNormAct, BatchStats, batch_norm_act,
-                                     batch_stats)
+from crossnet.ops.batch_norm import (BatchNormAct, BatchStats, BatchStatsGrad,
+                                     batch_norm_act, batch_stats)
 from aesara.gradient import verify_grad
 
 
@@ -69,8 +69,35 @@ def test_layer_equals_aesaras_graph_with_gradients_and_running_averages(leak):
     acts = [n for n in fn.maker.fgraph.apply_nodes
             if isinstance(n.op, BatchNormAct)]
     assert [n.op.leak for n in acts] == [leak]
+    # x's gradient is one pass: the statistics' part adds the normalisation's
+    stats_grads = [n.op.accumulate for n in fn.maker.fgraph.apply_nodes
+                   if isinstance(n.op, BatchStatsGrad)]
+    assert stats_grads == [True]
     for a, b in zip(ours, theirs):
         _close(a, b)
+
+
+def test_stats_grad_accumulates_into_base():
+    rng = np.random.RandomState(6)
+    x_v = rng.randn(3, 4, 5, 6).astype("float32")
+    base_v = rng.randn(3, 4, 5, 6).astype("float32")
+    vec = [rng.randn(4).astype("float32") for _ in range(4)]
+    vec[1] = np.abs(vec[1]) + 0.5                     # inv_std > 0
+    x, base = at.tensor4s("x", "base")
+    m, s, gm, gs = at.vectors("m", "s", "gm", "gs")
+    plain = BatchStatsGrad()(x, m, s, gm, gs)
+    summed = BatchStatsGrad(accumulate=True)(x, m, s, gm, gs, base)
+    fn = aesara.function([x, m, s, gm, gs, base], [plain, summed],
+                         mode=aesara.compile.mode.get_mode("FAST_RUN").excluding(
+                             "fuse_stats_grad_add"))
+    one, two = fn(x_v, *vec, base_v)
+    _close(two, base_v + one, 1e-6)
+    node = summed.owner
+    py = [None]
+    node.op.perform(node, [x_v] + vec + [base_v], [py])
+    _close(py[0], two, 1e-5)
+    with pytest.raises(TypeError, match="sixth input"):
+        BatchStatsGrad(accumulate=True)(x, m, s, gm, gs)
 
 
 def test_verify_grad_of_the_composition():

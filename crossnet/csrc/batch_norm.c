@@ -112,9 +112,11 @@ static void cnb_act_grad(const float* x, const float* gy, int B, int C, long P,
     }
 }
 
+/* dx = base + (the statistics' part of the gradient); base may be NULL */
 static void cnb_stats_grad(const float* x, int B, int C, long P,
                            const float* mean, const float* inv_std,
-                           const float* gmean, const float* ginv_std, float* dx) {
+                           const float* gmean, const float* ginv_std,
+                           const float* base, float* dx) {
     const float invN = (float)(1.0 / ((double)B * P));
     #pragma omp parallel for schedule(static)
     for (long pl = 0; pl < (long)B * C; ++pl) {
@@ -125,8 +127,14 @@ static void cnb_stats_grad(const float* x, int B, int C, long P,
         const float m = mean[c];
         const float* p = x + (size_t)pl * P;
         float* d = dx + (size_t)pl * P;
-        #pragma omp simd
-        for (long i = 0; i < P; ++i) d[i] = a + k * (p[i] - m);
+        if (base) {
+            const float* b = base + (size_t)pl * P;
+            #pragma omp simd
+            for (long i = 0; i < P; ++i) d[i] = b[i] + (a + k * (p[i] - m));
+        } else {
+            #pragma omp simd
+            for (long i = 0; i < P; ++i) d[i] = a + k * (p[i] - m);
+        }
     }
 }
 #endif

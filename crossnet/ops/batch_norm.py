@@ -27,11 +27,16 @@ from ..backend import at
 from aesara.graph.basic import Apply
 from aesara.gradient import DisconnectedType
 from aesara.link.c.op import OpenMPOp
+from aesara.graph.rewriting.basic import node_rewriter
+from aesara.tensor.elemwise import Elemwise
+from aesara.tensor.rewriting.basic import register_specialize
+import aesara.scalar as aes
 
 from ..csrc import read_source
 
 __all__ = ["BatchStats", "BatchNormAct", "BatchNormActGrad", "BatchStatsGrad",
-           "batch_stats", "batch_norm_act", "fits_batch_norm"]
+           "batch_stats", "batch_norm_act", "fits_batch_norm",
+           "fuse_stats_grad_add"]
 
 _SOURCE = "batch_norm.c"
 
@@ -275,14 +280,24 @@ class BatchNormActGrad(_BatchNormOp):
 
 class BatchStatsGrad(_BatchNormOp):
     """dx of :class:`BatchStats` from x, mean, inv_std and the gradients
-    ``gmean``, ``ginv_std`` (C,)."""
+    ``gmean``, ``ginv_std`` (C,). With ``accumulate``, a sixth input
+    ``base`` shaped like x is added to it (one pass instead of a separate,
+    single-threaded elementwise add: see :func:`fuse_stats_grad_add`)."""
 
-    __props__ = ()
+    __props__ = ("accumulate",)
 
-    def make_node(self, x, mean, inv_std, gmean, ginv_std):
-        x, mean, inv_std, gmean, ginv_std = self._as(x, mean, inv_std, gmean,
-                                                     ginv_std)
-        return Apply(self, [x, mean, inv_std, gmean, ginv_std], [_tensor4()])
+    def __init__(self, accumulate=False, openmp=True):
+        super().__init__(openmp=openmp)
+        self.accumulate = bool(accumulate)
+
+    def make_node(self, x, mean, inv_std, gmean, ginv_std, base=None):
+        if (base is None) == self.accumulate:
+            raise TypeError("BatchStatsGrad(accumulate=%s) takes %s" % (
+                self.accumulate, "a sixth input, base" if self.accumulate
+                else "five inputs"))
+        inputs = self._as(x, mean, inv_std, gmean, ginv_std,
+                          *([] if base is None else [base]))
+        return Apply(self, inputs, [_tensor4()])
 
     def infer_shape(self, fgraph, node, shapes):
         return [shapes[0]]
@@ -290,19 +305,53 @@ class BatchStatsGrad(_BatchNormOp):
     _outputs = ("x",)
 
     def _call(self, outputs):
-        return ("cnb_stats_grad(%s, B, C, P, %s, %s, %s, %s, %s);"
+        return ("cnb_stats_grad(%s, B, C, P, %s, %s, %s, %s, %s, %s);"
                 % (_f("in0"), _f("in1"), _f("in2"), _f("in3"), _f("in4"),
-                   _o(outputs[0])))
+                   _f("in5") if self.accumulate else "NULL", _o(outputs[0])))
 
     def perform(self, node, inputs, outputs):
-        x, mean, inv_std, gmean, ginv_std = inputs
+        x, mean, inv_std, gmean, ginv_std = inputs[:5]
         n = x.shape[0] * x.shape[2] * x.shape[3]
         dx = _bc(gmean / n) - _bc(ginv_std * inv_std ** 3 / n) * (x - _bc(mean))
+        if self.accumulate:
+            dx = inputs[5] + dx
         outputs[0][0] = dx.astype("float32")
 
     def grad(self, inputs, output_grads):
         raise NotImplementedError("BatchStatsGrad: second derivatives of "
                                   "batch norm are not implemented")
+
+
+@node_rewriter([Elemwise])
+def fuse_stats_grad_add(fgraph, node):
+    """``base + BatchStatsGrad(...)`` -> ``BatchStatsGrad(accumulate)(...,
+    base)`` when the sum has exactly these two float32 4-d terms of one
+    shape (no broadcasting) and nothing else reads the statistics' term. In
+    a backward pass, x's gradient is the sum of the normalisation's and the
+    statistics' parts; aesara would add them in a separate single-threaded
+    pass."""
+    if not isinstance(node.op.scalar_op, aes.Add) or len(node.inputs) != 2:
+        return None
+    out = node.outputs[0]
+    if out.ndim != 4 or out.dtype != "float32":
+        return None
+    for i, term in enumerate(node.inputs):
+        base = node.inputs[1 - i]
+        owner = term.owner
+        if (owner is None or not isinstance(owner.op, BatchStatsGrad)
+                or owner.op.accumulate or len(fgraph.clients[term]) != 1
+                or base.type.broadcastable != out.type.broadcastable
+                or term.type.broadcastable != out.type.broadcastable
+                or base.dtype != "float32"):
+            continue
+        fused = BatchStatsGrad(True, owner.op.openmp)(*owner.inputs, base)
+        if not out.type.is_super(fused.type):
+            fused = at.specify_shape(fused, out.type.shape)
+        return [fused]
+    return None
+
+
+register_specialize(fuse_stats_grad_add, "crossnet")
 
 
 def batch_stats(x, epsilon=1e-4):
