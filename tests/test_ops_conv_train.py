@@ -48,17 +48,26 @@ def corrmm():
     return _corrmm_functions()
 
 
+def _random_case_equal_corrmm(ours, corrmm, shape, rng):
+    """Random x, w, dy of (B, C, F, H, W) = shape; our three Ops equal
+    CorrMM's on them. Returns (x, w, dy)."""
+    B, C, F, H, W = shape
+    x = rng.randn(B, C, H, W).astype("float32")
+    w = rng.randn(F, C, 6, 6).astype("float32")
+    dy = rng.randn(B, F, H // 2, W // 2).astype("float32")
+    fwd, gi, gw = ours
+    _close(fwd(x, w), corrmm[0](x, w))
+    _close(gi(w, dy), corrmm[1](x, w, dy))
+    _close(gw(x, dy), corrmm[2](x, w, dy))
+    return x, w, dy
+
+
 @pytest.mark.parametrize("isa", ["native", "avx2", "sse"])
 def test_forward_and_gradients_equal_corrmm(corrmm, isa):
     rng = np.random.RandomState(0)
-    fwd, gi, gw = _our_functions(isa)
-    for B, C, F, H, W in SHAPES:
-        x = rng.randn(B, C, H, W).astype("float32")
-        w = rng.randn(F, C, 6, 6).astype("float32")
-        dy = rng.randn(B, F, H // 2, W // 2).astype("float32")
-        _close(fwd(x, w), corrmm[0](x, w))
-        _close(gi(w, dy), corrmm[1](x, w, dy))
-        _close(gw(x, dy), corrmm[2](x, w, dy))
+    fwd, gi, gw = ours = _our_functions(isa)
+    for shape in SHAPES:
+        x, w, dy = _random_case_equal_corrmm(ours, corrmm, shape, rng)
         # a second call with other data (the workspaces are reused)
         _close(fwd(-x, w), -corrmm[0](x, w))
 
@@ -68,14 +77,9 @@ def test_amx_shapes_equal_corrmm(corrmm, amx):
     """The shapes the AMX (bf16x3) kernels take, with AMX allowed (used
     where the CPU has it) and with the float32 FMA path forced."""
     rng = np.random.RandomState(5)
-    fwd, gi, gw = _our_functions("native", amx)
-    for B, C, F, H, W in AMX_SHAPES:
-        x = rng.randn(B, C, H, W).astype("float32")
-        w = rng.randn(F, C, 6, 6).astype("float32")
-        dy = rng.randn(B, F, H // 2, W // 2).astype("float32")
-        _close(fwd(x, w), corrmm[0](x, w))
-        _close(gi(w, dy), corrmm[1](x, w, dy))
-        _close(gw(x, dy), corrmm[2](x, w, dy))
+    fwd, gi, gw = ours = _our_functions("native", amx)
+    for shape in AMX_SHAPES:
+        x, w, dy = _random_case_equal_corrmm(ours, corrmm, shape, rng)
         x[0, 0, 1, 2] = np.nan         # a NaN reaches the output (not zeroed)
         dy[0, 0, 1, 2] = np.nan
         assert np.isnan(fwd(x, w)).any()
