@@ -452,8 +452,8 @@ CNT_AMX_FN static int cnt_amx_grad_weights(const float* x, int B, int C, int H,
             const size_t o = ((size_t)n * (Kp / 2) + (size_t)i * (Wv / 2)) * F;
             for (int f = 0; f < F; ++f) {
                 const float* s = dy + (((size_t)n * F + f) * Ho + i) * Wo;
-                /* pairs of neighbouring pixels: split the row twice, even and
-                   odd pixels, through a gather-free scalar pass */
+                /* one 32-bit word per pair of neighbouring pixels, the
+                   even pixel in the low half (scalar split) */
                 for (int j2 = 0; j2 < Wo / 2; ++j2) {
                     uint16_t h0, l0, h1, l1;
                     cnt_split(s[2 * j2], &h0, &l0);

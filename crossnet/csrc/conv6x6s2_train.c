@@ -230,6 +230,8 @@ static int cnt_forward_few(const float* x, int B, int C, int H, int W,
                         const float* wk = w + ((size_t)f0 * C + c) * 36 + kh * 6;
                         for (int kw = 0; kw < 6; ++kw) {
                             const cnt_v16 xv = *(const cnt_v16u*)(row + (kw & 1) * Wr + (kw >> 1));
+                            /* a full block: a constant trip count, so the
+                               accumulators stay in registers */
                             if (nf == CNT_FB) {
                                 for (int k = 0; k < CNT_FB; ++k)
                                     acc[k] += xv * wk[(size_t)k * C * 36 + kw];
