@@ -13,15 +13,18 @@ flags below take effect:
 
 Flags the user already gave in ``AESARA_FLAGS`` win over ours.
 
-It also repairs aesara's CPU convolution (see :func:`patch_corrmm`) and,
-with glibc, keeps freed heap memory in the process (see :func:`tune_malloc`).
+It also repairs aesara's CPU convolution (see :func:`patch_corrmm`),
+with glibc keeps freed heap memory in the process (see :func:`tune_malloc`),
+and makes the default mode compile C modules on all cores
+(:func:`use_parallel_compile`).
 """
 import ctypes.util
 import os
 import sys
 import warnings
 
-__all__ = ["aesara", "blas_ldflags", "patch_corrmm", "tune_malloc", "describe"]
+__all__ = ["aesara", "blas_ldflags", "patch_corrmm", "tune_malloc",
+           "use_parallel_compile", "describe"]
 
 
 def _cache_dir():
@@ -192,12 +195,35 @@ def tune_malloc():
 MALLOC_TUNED = tune_malloc()
 
 
+def use_parallel_compile():
+    """Make aesara's default mode FAST_RUN with
+    :class:`crossnet.parallel_compile.ParallelCompileVMLinker` (aesara's
+    ``cvm`` linker that runs the ``g++`` of new C modules in parallel);
+    return whether it was done. Left alone when the user chose a mode or
+    linker (``AESARA_FLAGS``), or ``CROSSNET_COMPILE_JOBS=1``."""
+    given = {kv.split("=", 1)[0].strip()
+             for kv in os.environ.get("AESARA_FLAGS", "").split(",") if kv}
+    if (given & {"mode", "linker"} or aesara.config.mode != "Mode"
+            or aesara.config.linker != "cvm" or not aesara.config.cxx):
+        return False
+    from .parallel_compile import ParallelCompileVMLinker, compile_jobs
+    if compile_jobs() < 2:
+        return False
+    aesara.config.mode = aesara.compile.mode.Mode(
+        linker=ParallelCompileVMLinker(use_cloop=True), optimizer="fast_run")
+    return True
+
+
+PARALLEL_COMPILE = use_parallel_compile()
+
+
 def describe():
     """A dict saying how aesara is set up here (for logs and benchmarks)."""
     return {
         "aesara": aesara.__version__,
         "floatX": aesara.config.floatX,
         "linker": aesara.config.linker,
+        "parallel_compile": PARALLEL_COMPILE,
         "blas_ldflags": aesara.config.blas__ldflags or "(NumPy C-API gemm)",
         "compiledir": aesara.config.compiledir,
         "openmp": bool(aesara.config.openmp),
