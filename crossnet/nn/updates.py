@@ -4,6 +4,8 @@ from collections import OrderedDict
 import numpy as np
 
 from ..backend import aesara, at
+from .. import ops
+from ..ops.adam import adam_step
 
 __all__ = ["get_or_compute_grads", "adam", "optimizer_state"]
 
@@ -38,18 +40,31 @@ def adam(loss_or_grads, params, learning_rate=1e-3, beta1=0.9, beta2=0.999,
     one = at.constant(1.0, dtype=dtype)
     t = t_prev + 1
     a_t = learning_rate * at.sqrt(one - beta2 ** t) / (one - beta1 ** t)
-    for param, g_t in zip(params, grads):
+    ms, vs = [], []
+    for param in params:
         value = param.get_value(borrow=True)
-        m_prev = aesara.shared(np.zeros(value.shape, dtype=value.dtype),
-                               name="%s_adam_m" % param.name)
-        v_prev = aesara.shared(np.zeros(value.shape, dtype=value.dtype),
-                               name="%s_adam_v" % param.name)
-        m_t = beta1 * m_prev + (one - beta1) * g_t
-        v_t = beta2 * v_prev + (one - beta2) * g_t ** 2
-        step = a_t * m_t / (at.sqrt(v_t) + epsilon)
-        updates[m_prev] = m_t
-        updates[v_prev] = v_t
-        updates[param] = (param - step).astype(param.dtype)
+        ms.append(aesara.shared(np.zeros(value.shape, dtype=value.dtype),
+                                name="%s_adam_m" % param.name))
+        vs.append(aesara.shared(np.zeros(value.shape, dtype=value.dtype),
+                                name="%s_adam_v" % param.name))
+    if (params and ops.use_training_ops and dtype == "float32"
+            and all(p.dtype == "float32" for p in params)):
+        new_p, new_m, new_v = adam_step(at.cast(a_t, "float32"), params,
+                                        [at.cast(g, "float32") for g in grads],
+                                        ms, vs, beta1, beta2, epsilon)
+        for param, m_prev, v_prev, p_t, m_t, v_t in zip(params, ms, vs, new_p,
+                                                         new_m, new_v):
+            updates[m_prev] = m_t
+            updates[v_prev] = v_t
+            updates[param] = p_t
+    else:
+        for param, g_t, m_prev, v_prev in zip(params, grads, ms, vs):
+            m_t = beta1 * m_prev + (one - beta1) * g_t
+            v_t = beta2 * v_prev + (one - beta2) * g_t ** 2
+            step = a_t * m_t / (at.sqrt(v_t) + epsilon)
+            updates[m_prev] = m_t
+            updates[v_prev] = v_t
+            updates[param] = (param - step).astype(param.dtype)
     updates[t_prev] = t
     return updates
 
