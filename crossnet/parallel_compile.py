@@ -96,15 +96,12 @@ class _Prebuilt:
         return cmodule.dlimport(os.path.join(location, self.library))
 
 
-def _gxx(linker, src, staging):
-    """Run ``g++`` as ``CLinker.compile_cmodule`` would, into ``staging``,
-    without importing the result; return the library's file name."""
-    module = linker.get_dynamic_module()
-    path = linker.c_compiler().compile_str(
-        module_name=module.code_hash, src_code=src, location=staging,
-        include_dirs=linker.header_dirs(), lib_dirs=linker.lib_dirs(),
-        libs=linker.libraries(), preargs=linker.compile_args())
-    return os.path.basename(path)
+def _gxx_arguments(linker, src):
+    """The arguments of ``compile_str`` that ``CLinker.compile_cmodule``
+    would pass (built here, in the calling thread)."""
+    return dict(module_name=linker.get_dynamic_module().code_hash, src_code=src,
+                include_dirs=linker.header_dirs(), lib_dirs=linker.lib_dirs(),
+                libs=linker.libraries(), preargs=linker.compile_args())
 
 
 def precompile_c_modules(nodes, storage_map=None, jobs=None):
@@ -128,13 +125,24 @@ def precompile_c_modules(nodes, storage_map=None, jobs=None):
         return 0                                # nothing to gain over aesara
     work = list(todo.values())
     staging = [tempfile.mkdtemp(prefix="crossnet-gxx-") for _ in work]
+    calls = []
+    for key, linker, src in work:
+        try:
+            calls.append((linker.c_compiler(), _gxx_arguments(linker, src)))
+        except Exception:
+            calls.append(None)
 
     def build(i):
-        key, linker, src = work[i]
+        """g++ into staging[i]; the library's file name, or None (aesara
+        then compiles the module itself and reports what is wrong)."""
+        if calls[i] is None:
+            return None
+        compiler, arguments = calls[i]
         try:
-            return _gxx(linker, src, staging[i])
+            return os.path.basename(compiler.compile_str(location=staging[i],
+                                                         **arguments))
         except Exception:
-            return None                         # aesara compiles it and says why
+            return None
 
     # compile_str ends by importing the library; the import happens in
     # module_from_key instead (main thread, under aesara's lock)
@@ -148,9 +156,13 @@ def precompile_c_modules(nodes, storage_map=None, jobs=None):
     done = 0
     try:
         for (key, _, src), folder, library in zip(work, staging, libraries):
-            if library is not None:
+            if library is None:
+                continue
+            try:
                 cache.module_from_key(key=key, lnk=_Prebuilt(src, folder, library))
-                done += 1
+            except Exception:
+                continue                        # left to aesara, as above
+            done += 1
     finally:
         for folder in staging:
             shutil.rmtree(folder, ignore_errors=True)
