@@ -51,29 +51,34 @@ def compile_jobs():
         return max(1, os.cpu_count() or 1)
 
 
-def _node_linker(node, storage_map, known_keys):
-    """``(linker, key, src)`` for a node whose C module is not among
-    ``known_keys``: its CLinker built as ``COp.make_c_thunk`` builds it (the
-    VM passes no no-recycling list), or None (known, or no C code)."""
+def _new_module(node, known_keys):
+    """``(key, src, compiler, arguments)`` of the C module of ``node`` when
+    it is not among ``known_keys``: its CLinker built as
+    ``COp.make_c_thunk`` builds it (the VM passes no no-recycling list) and
+    the ``compile_str`` arguments ``CLinker.compile_cmodule`` would use; or
+    None (known, or no C code)."""
     if not isinstance(node.op, COp) or not aesara.config.cxx:
         return None
     try:
         # the order of COp.make_thunk and CLinker.cthunk_factory
-        node.op.prepare_node(node, storage_map=storage_map, compute_map=None,
-                             impl="c")
+        node.op.prepare_node(node, storage_map={}, compute_map=None, impl="c")
         linker = CLinker().accept(FunctionGraph(node.inputs, node.outputs),
                                   no_recycling=[])
         key = linker.cmodule_key()
         if key is None or key in known_keys:
             return None
         for inner in linker.node_order:
-            inner.op.prepare_node(inner, storage_map, None, "c")
+            inner.op.prepare_node(inner, {}, None, "c")
         src = linker.get_src_code()
+        arguments = dict(module_name=linker.get_dynamic_module().code_hash,
+                         src_code=src, include_dirs=linker.header_dirs(),
+                         lib_dirs=linker.lib_dirs(), libs=linker.libraries(),
+                         preargs=linker.compile_args())
+        return key, src, linker.c_compiler(), arguments
     except Exception:
         # no C code (NotImplementedError, MethodNotDefined, ...) or a key
         # aesara cannot build: the normal path decides what to do
         return None
-    return linker, key, src
 
 
 class _Prebuilt:
@@ -96,51 +101,31 @@ class _Prebuilt:
         return cmodule.dlimport(os.path.join(location, self.library))
 
 
-def _gxx_arguments(linker, src):
-    """The arguments of ``compile_str`` that ``CLinker.compile_cmodule``
-    would pass (built here, in the calling thread)."""
-    return dict(module_name=linker.get_dynamic_module().code_hash, src_code=src,
-                include_dirs=linker.header_dirs(), lib_dirs=linker.lib_dirs(),
-                libs=linker.libraries(), preargs=linker.compile_args())
-
-
-def precompile_c_modules(nodes, storage_map=None, jobs=None):
+def precompile_c_modules(nodes, jobs=None):
     """Compile, ``jobs`` at a time, the C modules of ``nodes`` (Apply nodes)
     that aesara's module cache does not hold yet, and add them to it.
     Returns the number of modules compiled."""
     jobs = compile_jobs() if jobs is None else jobs
     cache = get_module_cache()
-    storage_map = {} if storage_map is None else storage_map
-    todo = {}                                   # module hash -> (key, linker, src)
+    todo = {}                      # module hash -> (key, src, compiler, arguments)
     for node in nodes:
-        found = _node_linker(node, storage_map, cache.entry_from_key)
+        found = _new_module(node, cache.entry_from_key)
         if found is None:
             continue
-        linker, key, src = found
-        module_hash = cmodule.get_module_hash(src, key)
-        if module_hash in cache.module_hash_to_key_data or module_hash in todo:
-            continue
-        todo[module_hash] = (key, linker, src)
+        module_hash = cmodule.get_module_hash(found[1], found[0])
+        if module_hash not in cache.module_hash_to_key_data:
+            todo.setdefault(module_hash, found)
     if len(todo) < 2 or jobs < 2:
         return 0                                # nothing to gain over aesara
-    work = list(todo.values())
-    staging = [tempfile.mkdtemp(prefix="crossnet-gxx-") for _ in work]
-    calls = []
-    for key, linker, src in work:
-        try:
-            calls.append((linker.c_compiler(), _gxx_arguments(linker, src)))
-        except Exception:
-            calls.append(None)
+    work = [(key, src, compiler, arguments, tempfile.mkdtemp(prefix="crossnet-gxx-"))
+            for key, src, compiler, arguments in todo.values()]
 
-    def build(i):
-        """g++ into staging[i]; the library's file name, or None (aesara
-        then compiles the module itself and reports what is wrong)."""
-        if calls[i] is None:
-            return None
-        compiler, arguments = calls[i]
+    def build(item):
+        """g++ into the item's staging folder; the library's file name, or
+        None (aesara then compiles the module itself and says what is wrong)."""
+        _, _, compiler, arguments, staging = item
         try:
-            return os.path.basename(compiler.compile_str(location=staging[i],
-                                                         **arguments))
+            return os.path.basename(compiler.compile_str(location=staging, **arguments))
         except Exception:
             return None
 
@@ -150,22 +135,22 @@ def precompile_c_modules(nodes, storage_map=None, jobs=None):
     cmodule.dlimport = lambda fullpath, suffix=None: fullpath
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            libraries = list(pool.map(build, range(len(work))))
+            libraries = list(pool.map(build, work))
     finally:
         cmodule.dlimport = real_dlimport
     done = 0
     try:
-        for (key, _, src), folder, library in zip(work, staging, libraries):
+        for (key, src, _, _, staging), library in zip(work, libraries):
             if library is None:
                 continue
             try:
-                cache.module_from_key(key=key, lnk=_Prebuilt(src, folder, library))
+                cache.module_from_key(key=key, lnk=_Prebuilt(src, staging, library))
             except Exception:
                 continue                        # left to aesara, as above
             done += 1
     finally:
-        for folder in staging:
-            shutil.rmtree(folder, ignore_errors=True)
+        for item in work:
+            shutil.rmtree(item[-1], ignore_errors=True)
     return done
 
 
