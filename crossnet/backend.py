@@ -49,9 +49,14 @@ def _detect_blas():
     return ""
 
 
+def _flag_names(flags):
+    """Names set in an ``AESARA_FLAGS`` string (``name=value,...``)."""
+    return {kv.split("=", 1)[0].strip() for kv in flags.split(",") if kv}
+
+
 def _set_flags():
     given = os.environ.get("AESARA_FLAGS", "")
-    given_keys = {kv.split("=", 1)[0].strip() for kv in given.split(",") if kv}
+    given_keys = _flag_names(given)
     ours = {
         "floatX": "float32",
         "base_compiledir": _cache_dir(),
@@ -201,9 +206,7 @@ def use_parallel_compile():
     ``cvm`` linker that runs the ``g++`` of new C modules in parallel);
     return whether it was done. Left alone when the user chose a mode or
     linker (``AESARA_FLAGS``), or ``CROSSNET_COMPILE_JOBS=1``."""
-    given = {kv.split("=", 1)[0].strip()
-             for kv in os.environ.get("AESARA_FLAGS", "").split(",") if kv}
-    if (given & {"mode", "linker"} or aesara.config.mode != "Mode"
+    if (_flag_names(os.environ.get("AESARA_FLAGS", "")) & {"mode", "linker"} or aesara.config.mode != "Mode"
             or aesara.config.linker != "cvm" or not aesara.config.cxx):
         return False
     from .parallel_compile import ParallelCompileVMLinker, compile_jobs

@@ -23,6 +23,7 @@ than everything it saves. Without a C compiler, the same formula runs in
 NumPy.
 """
 import ctypes
+import functools
 
 import numpy as np
 
@@ -34,22 +35,16 @@ from ..csrc import build_shared_library
 
 __all__ = ["AdamStep", "adam_step"]
 
-_LIBRARY = []
-
-
+@functools.lru_cache(maxsize=None)
 def _kernel():
     """``cn_adam_update`` of ``crossnet/csrc/adam.c`` (built on first use),
     or None when there is no C compiler."""
-    if not _LIBRARY:
-        if not aesara.config.cxx:
-            _LIBRARY.append(None)
-        else:
-            lib = build_shared_library("adam.c", ["-O3", "-march=native", "-fopenmp"])
-            fn = lib.cn_adam_update
-            fn.restype = None
-            fn.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_long] + [ctypes.c_float] * 4
-            _LIBRARY.append(fn)
-    return _LIBRARY[0]
+    if not aesara.config.cxx:
+        return None
+    fn = build_shared_library("adam.c", ["-O3", "-march=native", "-fopenmp"]).cn_adam_update
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_long] + [ctypes.c_float] * 4
+    return fn
 
 
 class AdamStep(Op):
