@@ -25,11 +25,13 @@ __all__ = ["synthetic_caches", "ARMS", "Budget",
 class Budget(object):
     """Updates and batch size per stage (``updates``: dict stage -> int for
     vae, gan, align, cross; ``batch_size``: dict stage -> int). The
-    supervised stage's updates are align + cross, by construction."""
+    supervised stage's updates are align + cross, by construction.
+    ``options``: dict stage -> stage options for every arm (e.g. ``{'gan':
+    {'generator_loss': 'logd'}}``)."""
 
     STAGES = ("vae", "gan", "align", "cross")
 
-    def __init__(self, updates, batch_size):
+    def __init__(self, updates, batch_size, options=None):
         missing = [s for s in self.STAGES if s not in updates]
         if missing:
             raise ValueError("budget without updates for %s" % ", ".join(missing))
@@ -37,9 +39,15 @@ class Budget(object):
         self.updates["supervised"] = self.updates["align"] + self.updates["cross"]
         self.batch_size = {s: int(batch_size.get(s, batch_size.get("default", 50)))
                            for s in self.STAGES + ("supervised",)}
+        self.options = copy.deepcopy(options or {})
+        unknown = sorted(set(self.options) - set(self.updates))
+        if unknown:
+            raise ValueError("budget options for unknown stages %s"
+                             % ", ".join(unknown))
 
     def as_dict(self):
-        return {"updates": dict(self.updates), "batch_size": dict(self.batch_size)}
+        return {"updates": dict(self.updates), "batch_size": dict(self.batch_size),
+                "options": copy.deepcopy(self.options)}
 
 
 # name -> stages this arm trains itself, where its GAN comes from ('shared':
@@ -68,10 +76,11 @@ ARMS = OrderedDict([
 
 def _budget_entry(stage, budget):
     """One stage's schedule: the paper's learning settings, the budget's
-    updates and batch size, no epochs."""
+    updates, batch size and stage options, no epochs."""
     entry = dict(named_schedule("paper")[stage], updates=budget.updates[stage],
                  batch_size=budget.batch_size[stage])
     entry.pop("epochs")
+    entry.update(budget.options.get(stage, {}))
     return entry
 
 

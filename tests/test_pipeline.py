@@ -1,0 +1,38 @@
+"""crossnet.pipeline: budgets in updates and the schedules of the arms."""
+import pytest
+
+from crossnet.pipeline import ARMS, Budget, arm_schedule, planned_updates
+
+UPDATES = {"vae": 40, "gan": 30, "align": 20, "cross": 10}
+
+
+def test_budget_gives_supervised_the_posterior_updates_of_3a_and_3b():
+    b = Budget(UPDATES, {"default": 8, "vae": 16})
+    assert b.updates["supervised"] == 30
+    assert b.batch_size == {"vae": 16, "gan": 8, "align": 8, "cross": 8,
+                            "supervised": 8}
+    plans = {arm: planned_updates(arm, b) for arm in ARMS}
+    assert {p["posterior"] for p in plans.values()} == {30}
+    assert {p["vae"] for p in plans.values()} == {40}
+
+
+def test_budget_options_reach_every_arm_that_has_the_stage():
+    b = Budget(UPDATES, {}, options={"gan": {"generator_loss": "logd"}})
+    own_gan = arm_schedule("C crossing nets, labelled frames only", b)
+    assert own_gan["gan"]["generator_loss"] == "logd"
+    assert own_gan["gan"]["updates"] == 30
+    # other stages keep the paper's settings
+    assert own_gan["align"]["lr"] == 1e-2
+    assert "generator_loss" not in own_gan["align"]
+    assert b.as_dict()["options"] == {"gan": {"generator_loss": "logd"}}
+    # the default stays the release's feature matching
+    plain = arm_schedule("C crossing nets, labelled frames only",
+                         Budget(UPDATES, {}))
+    assert plain["gan"]["generator_loss"] == "feature_matching"
+
+
+def test_budget_rejects_missing_stages_and_options_for_unknown_stages():
+    with pytest.raises(ValueError, match="without updates for cross"):
+        Budget({"vae": 1, "gan": 1, "align": 1}, {})
+    with pytest.raises(ValueError, match="unknown stages gna"):
+        Budget(UPDATES, {}, options={"gna": {"lr": 1}})
