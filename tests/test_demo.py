@@ -33,6 +33,8 @@ def test_demo_end_to_end_tiny(tmp_path):
     saved = json.load(open(os.path.join(out, "summary.json")))
     assert saved["image_size"] == 32 and saved["baselines_mm"] == summary["baselines_mm"]
     assert 0 < summary["render_mean_abs_error"] < 2
+    assert 0 <= summary["render_silhouette_iou"] <= 1
+    assert "feature matching" in report      # the tiny budget's GAN loss
     for name in ("crossing_nets", "supervised"):
         assert summary["chosen_checkpoint"][name]["stage"] in (
             "align", "cross", "supervised")
