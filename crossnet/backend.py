@@ -206,7 +206,9 @@ def use_parallel_compile():
     ``cvm`` linker that runs the ``g++`` of new C modules in parallel);
     return whether it was done. Left alone when the user chose a mode or
     linker (``AESARA_FLAGS``), or ``CROSSNET_COMPILE_JOBS=1``."""
-    if (_flag_names(os.environ.get("AESARA_FLAGS", "")) & {"mode", "linker"} or aesara.config.mode != "Mode"
+    user_chose = _flag_names(os.environ.get("AESARA_FLAGS", "")) & {"mode",
+                                                                   "linker"}
+    if (user_chose or aesara.config.mode != "Mode"
             or aesara.config.linker != "cvm" or not aesara.config.cxx):
         return False
     from .parallel_compile import ParallelCompileVMLinker, compile_jobs

@@ -35,13 +35,15 @@ from ..csrc import build_shared_library
 
 __all__ = ["AdamStep", "adam_step"]
 
+
 @functools.lru_cache(maxsize=None)
 def _kernel():
     """``cn_adam_update`` of ``crossnet/csrc/adam.c`` (built on first use),
     or None when there is no C compiler."""
     if not aesara.config.cxx:
         return None
-    fn = build_shared_library("adam.c", ["-O3", "-march=native", "-fopenmp"]).cn_adam_update
+    fn = build_shared_library("adam.c", ["-O3", "-march=native",
+                                         "-fopenmp"]).cn_adam_update
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_long] + [ctypes.c_float] * 4
     return fn
