@@ -5,12 +5,15 @@ FMA loop of :mod:`crossnet.cpu_peak`) are built into shared libraries with
 :func:`build_shared_library`.
 """
 import ctypes
+import functools
 import hashlib
 import os
+import platform
 import subprocess
 import tempfile
 
-__all__ = ["source_path", "read_source", "build_shared_library"]
+__all__ = ["source_path", "read_source", "build_shared_library",
+           "native_target"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,15 +33,34 @@ def read_source(name):
         return fh.read()
 
 
+@functools.lru_cache(maxsize=None)
+def native_target():
+    """What ``-march=native`` means here: the CPU's model and instruction-set
+    flags (``/proc/cpuinfo``), else the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            lines = fh.read().split("\n\n")[0].splitlines()
+        keep = [l for l in lines if l.split(":")[0].strip() in ("model name",
+                                                               "flags")]
+        if keep:
+            return "\n".join(keep)
+    except OSError:
+        pass
+    return "%s %s" % (platform.machine(), platform.processor())
+
+
 def build_shared_library(name, flags):
     """Compile ``name`` with aesara's C compiler and ``flags`` into the
-    crossnet compile directory (once per compiler, flags and source) and
+    crossnet compile directory (once per compiler, flags, source and, with
+    ``-march=native``, CPU: the cache may outlive a change of machine) and
     load it with ctypes."""
     from ..backend import aesara
     cc = aesara.config.cxx or "g++"
     source = read_source(name)
     flags = list(flags) + ["-shared", "-fPIC", "-x", "c"]
-    key = hashlib.sha1(("\0".join([cc] + flags) + source).encode()).hexdigest()[:16]
+    target = native_target() if "-march=native" in flags else ""
+    key = hashlib.sha1(("\0".join([cc] + flags + [target]) + source)
+                       .encode()).hexdigest()[:16]
     folder = os.path.join(aesara.config.compiledir, "crossnet_csrc")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "%s_%s.so" % (os.path.splitext(name)[0], key))
