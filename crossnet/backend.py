@@ -15,6 +15,7 @@ Flags the user already gave in ``AESARA_FLAGS`` win over ours.
 
 It also repairs aesara's CPU convolution (see :func:`patch_corrmm`),
 with glibc keeps freed heap memory in the process (see :func:`tune_malloc`),
+runs BLAS on one thread between the OpenMP Ops (:func:`limit_blas_threads`),
 and makes the default mode compile C modules on all cores
 (:func:`use_parallel_compile`).
 """
@@ -24,7 +25,8 @@ import sys
 import warnings
 
 __all__ = ["aesara", "blas_ldflags", "patch_corrmm", "tune_malloc",
-           "use_parallel_compile", "describe"]
+           "limit_blas_threads", "blas_threads", "use_parallel_compile",
+           "describe"]
 
 
 def _cache_dir():
@@ -200,6 +202,68 @@ def tune_malloc():
 MALLOC_TUNED = tune_malloc()
 
 
+BLAS_THREADS_ENV = "CROSSNET_BLAS_THREADS"
+
+
+def _blas_thread_count():
+    """The BLAS thread count asked for: ``$CROSSNET_BLAS_THREADS`` (a
+    positive integer, or ``system`` for None: leave BLAS alone), else 1."""
+    value = os.environ.get(BLAS_THREADS_ENV, "1").strip().lower()
+    if value == "system":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError("%s=%r: give a positive number of threads or "
+                         "'system'" % (BLAS_THREADS_ENV, value))
+    return count
+
+
+def limit_blas_threads():
+    """Run BLAS (numpy's OpenBLAS, and a system one aesara links) on one
+    thread; return the thread count set (None: left alone).
+
+    The matrix products of crossnet's graphs are small (a batch times a
+    dense layer) and run between OpenMP Ops. OpenBLAS's own thread pool
+    keeps spinning after each product and takes the cores from the OpenMP
+    threads of the next convolution: at 64x64, batch 50, on 2 cores, a
+    stage-3a update took 132 ms (45 ms of it system time) with OpenBLAS on
+    2 threads and 82 ms on 1; stage 3b 325 and 264 ms. Large numpy products
+    (the ridge baseline) take all cores inside :func:`blas_threads`.
+    ``CROSSNET_BLAS_THREADS=n`` sets another count, ``system`` leaves BLAS
+    as it is. A BLAS loaded later reads ``OPENBLAS_NUM_THREADS``.
+    """
+    count = _blas_thread_count()
+    if count is None:
+        return None
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(count))
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=count, user_api="blas")
+    return count
+
+
+BLAS_THREADS = limit_blas_threads()
+
+
+class blas_threads(object):
+    """Context manager: BLAS on ``threads`` threads (default: all cores)
+    inside, the process setting again after (threadpoolctl)."""
+
+    def __init__(self, threads=None):
+        self.threads = threads or os.cpu_count() or 1
+        self._ctl = None
+
+    def __enter__(self):
+        from threadpoolctl import threadpool_limits
+        self._ctl = threadpool_limits(limits=self.threads, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        self._ctl.restore_original_limits()
+
+
 def use_parallel_compile():
     """Make aesara's default mode FAST_RUN with
     :class:`crossnet.parallel_compile.ParallelCompileVMLinker` (aesara's
@@ -234,4 +298,5 @@ def describe():
         "openmp": bool(aesara.config.openmp),
         "patched_ops": list(PATCHED_OPS),
         "malloc_tuned": MALLOC_TUNED,
+        "blas_threads": BLAS_THREADS or "system",
     }

@@ -31,3 +31,32 @@ def test_conv2d_compiles_to_c_corrmm_forward_and_backward(rng):
     assert out[0].shape == (2, 4, 8, 8)
     assert out[1].shape == (2, 3, 16, 16) and out[2].shape == (4, 3, 6, 6)
     assert all(np.isfinite(o).all() for o in out)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return {i["filepath"]: i["num_threads"] for i in threadpool_info()
+            if i["user_api"] == "blas"}
+
+
+def test_blas_runs_on_one_thread_and_blas_threads_restores_it():
+    if backend.BLAS_THREADS is None:
+        import pytest
+        pytest.skip("CROSSNET_BLAS_THREADS=system: BLAS left alone")
+    before = _blas_threads()
+    assert before and set(before.values()) == {backend.BLAS_THREADS}
+    with backend.blas_threads(2):
+        assert set(_blas_threads().values()) == {2}
+    assert _blas_threads() == before
+
+
+def test_blas_thread_count_reads_the_environment(monkeypatch):
+    import pytest
+    monkeypatch.setenv(backend.BLAS_THREADS_ENV, "system")
+    assert backend._blas_thread_count() is None
+    monkeypatch.setenv(backend.BLAS_THREADS_ENV, "2")
+    assert backend._blas_thread_count() == 2
+    for bad in ("0", "many"):
+        monkeypatch.setenv(backend.BLAS_THREADS_ENV, bad)
+        with pytest.raises(ValueError, match="CROSSNET_BLAS_THREADS"):
+            backend._blas_thread_count()
