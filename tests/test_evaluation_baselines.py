@@ -32,3 +32,17 @@ def test_ridge_recovers_a_linear_map_from_pixels():
     err = np.abs(pred - rel[:20] * UNIT_MM).max()
     const = np.abs(constant_pose(train, 20) - rel[:20] * UNIT_MM).max()
     assert err < 0.05 * const
+
+
+def test_ridge_fits_equal_a_direct_solve_in_primal_and_dual_form():
+    from crossnet.evaluation.baselines import _ridge_fits
+    rng = np.random.RandomState(2)
+    for n, d in ((30, 10), (10, 30)):          # primal (N >= D), dual (N < D)
+        X, Y = rng.randn(n, d), rng.randn(n, 4)
+        fits = _ridge_fits(X, Y, [0.5, 20.0])
+        for alpha, (W, b) in zip([0.5, 20.0], fits):
+            Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+            W_ref = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(d), Xc.T @ Yc)
+            np.testing.assert_allclose(W, W_ref, rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(b, Y.mean(0) - X.mean(0) @ W_ref,
+                                       rtol=1e-8, atol=1e-10)
