@@ -35,6 +35,11 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert 0 < summary["render_mean_abs_error"] < 2
     assert 0 <= summary["render_silhouette_iou"] <= 1
     assert "feature matching" in report      # the tiny budget's GAN loss
+    phases = summary["wall_time_by_phase_s"]
+    assert list(phases) == ["data", "gan", "crossing_nets", "supervised",
+                            "baselines_and_figures"]
+    assert abs(sum(phases.values()) - summary["wall_time_s"]) < 0.5
+    assert "crossing nets %.0f" % phases["crossing_nets"] in report
     for name in ("crossing_nets", "supervised"):
         assert summary["chosen_checkpoint"][name]["stage"] in (
             "align", "cross", "supervised")
