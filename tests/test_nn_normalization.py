@@ -121,3 +121,28 @@ def test_recalibrate_batch_norm_with_a_cut_input_and_dense_layers(rng):
                                            + 1e-4), rtol=1e-4)
     with pytest.raises(ValueError, match="no batches"):
         nn.recalibrate_batch_norm(bn, [], inputs=[dense])
+
+
+def test_recalibrate_batch_norm_shares_a_pass_per_level(rng):
+    # a trunk batch norm under two head batch norms: two levels, so the
+    # network runs twice over the batches, and the heads see the trunk's new statistics
+    l_in = nn.InputLayer((None, 2, 3, 3))
+    trunk = nn.BatchNormLayer(l_in, beta=nn.init.Normal(1.0))
+    heads = [nn.BatchNormLayer(nn.NonlinearityLayer(trunk, f))
+             for f in (lambda v: v ** 2, lambda v: 3 * v + 1)]
+    recal = nn.BatchNormRecalibration(heads)
+    assert recal.levels == [1, 2, 2]
+    x = (rng.randn(12, 2, 3, 3) * 2 + 1).astype("f4")
+
+    calls = []
+    stats = recal._stats
+    recal._stats = lambda *a: calls.append(1) or stats(*a)
+    recal([x[:5], x[5:]])
+    assert len(calls) == 2 * 2          # levels x batches (not layers x)
+    x64 = x.astype(np.float64)
+    m, v = x64.mean(axis=(0, 2, 3)), x64.var(axis=(0, 2, 3))
+    s = lambda a: a[None, :, None, None]   # noqa: E731
+    t = (x64 - s(m)) / np.sqrt(s(v) + 1e-4) + s(trunk.beta.get_value())
+    for head, f in zip(heads, (lambda v: v ** 2, lambda v: 3 * v + 1)):
+        np.testing.assert_allclose(head.mean.get_value(),
+                                   f(t).mean(axis=(0, 2, 3)), rtol=1e-4)

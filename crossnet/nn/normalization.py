@@ -131,12 +131,14 @@ def recalibrate_batch_norm(layer_or_layers, batches, inputs=None):
     """Set every BatchNormLayer's ``mean`` and ``inv_std`` below
     ``layer_or_layers`` to population statistics of a deterministic pass.
 
-    ``batches`` is a sequence (it is read once per batch-norm layer) of
-    arrays for the network's single input layer, or of dicts mapping
-    ``inputs`` (a list of layers, as for :func:`get_output`'s dict) to
-    arrays. Layers are recalibrated in order, inputs first, each on what it
-    sees at test time: the layers below it use their new statistics
-    (``deterministic=True`` everywhere). Each batch's per-channel mean and
+    ``batches`` is a sequence of arrays for the network's single input
+    layer, or of dicts mapping ``inputs`` (a list of layers, as for
+    :func:`get_output`'s dict) to arrays. Layers are recalibrated inputs
+    first, each on what it sees at test time: the layers below it use their
+    new statistics (``deterministic=True`` everywhere). ``batches`` is read
+    once per level (a layer's level is one more than the highest level of
+    the batch norms below it; layers of one level, such as the first batch
+    norms of two heads on one trunk, share a pass). Each batch's per-channel mean and
     biased variance are pooled over all batches, weighted by frames, in
     float64 (Chan's pairwise formula): the population mean and variance of
     all frames (and pixels); then ``inv_std = 1 / sqrt(var + epsilon)``.
@@ -157,6 +159,13 @@ class BatchNormRecalibration(object):
         layers = get_all_layers(layer_or_layers, treat_as_input=inputs)
         self.layers = [lay for lay in layers
                        if isinstance(lay, BatchNormLayer)]
+        # level: 1 + the highest level of the batch norms below (in order)
+        level = {}
+        for lay in self.layers:
+            below = get_all_layers(lay.input_layer, treat_as_input=inputs)
+            level[lay] = 1 + max([level[b] for b in below if b in level],
+                                 default=0)
+        self.levels = [level[lay] for lay in self.layers]
         if inputs is None:
             inputs = [lay for lay in layers if isinstance(lay, InputLayer)]
             if len(inputs) != 1:
@@ -181,23 +190,30 @@ class BatchNormRecalibration(object):
         batches = list(batches)
         if not batches:
             raise ValueError("recalibrate_batch_norm: no batches given")
-        for k, bn in enumerate(self.layers):
-            count, mean, m2 = 0, 0.0, 0.0
+        # one pass over the batches per level: layers of one level (e.g. the
+        # first batch norm of two heads on one trunk) do not see each other
+        for level in sorted(set(self.levels)):
+            ks = [k for k, lv in enumerate(self.levels) if lv == level]
+            stats = {k: [0, 0.0, 0.0] for k in ks}    # count, mean, m2
             for batch in batches:
                 arrays = ([batch[lay] for lay in self.inputs]
                           if isinstance(batch, dict) else [batch])
                 arrays = [np.asarray(a, dtype="float32") for a in arrays]
                 out = self._stats(*arrays)
                 n = len(arrays[0])   # every frame has the same pixel count
-                b_mean = out[2 * k].astype(np.float64)
-                b_var = out[2 * k + 1].astype(np.float64)
-                delta = b_mean - mean
-                total = count + n
-                mean = mean + delta * n / total
-                m2 = m2 + b_var * n + delta ** 2 * count * n / total
-                count = total
-            var = m2 / count
-            bn.mean.set_value(mean.astype(bn.mean.dtype))
-            bn.inv_std.set_value((1.0 / np.sqrt(var + bn.epsilon)).astype(
-                bn.inv_std.dtype))
+                for k in ks:
+                    count, mean, m2 = stats[k]
+                    b_mean = out[2 * k].astype(np.float64)
+                    b_var = out[2 * k + 1].astype(np.float64)
+                    delta = b_mean - mean
+                    total = count + n
+                    stats[k] = [total, mean + delta * n / total,
+                                m2 + b_var * n + delta ** 2 * count * n / total]
+            for k in ks:
+                bn = self.layers[k]
+                count, mean, m2 = stats[k]
+                var = m2 / count
+                bn.mean.set_value(mean.astype(bn.mean.dtype))
+                bn.inv_std.set_value((1.0 / np.sqrt(var + bn.epsilon)).astype(
+                    bn.inv_std.dtype))
         return list(self.layers)

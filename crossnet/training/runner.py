@@ -46,8 +46,12 @@ __all__ = ["Trainer", "TrainingError", "TrainingInterrupted",
            "AbortedWithoutSaving", "make_config",
            "TrainingData", "read_log", "total_updates"]
 
-# frames whose depth maps give the population batch-norm statistics
-RECALIBRATION_FRAMES = {"validation": 1000, "final": 4000}
+# frames whose depth maps (and, for Ali and the generator, pose latents)
+# give the population batch-norm statistics: a fixed seeded subset of the
+# training frames. 2,000 64x64 frames give a 32x32 layer two million pixels
+# per channel; each pass costs a forward pass over them per batch-norm level
+# (six for the discriminator and its heads, five for the generator).
+RECALIBRATION_FRAMES = {"validation": 500, "final": 2000}
 
 BUILDERS = {"vae": stages_mod.vae_stage, "gan": stages_mod.gan_stage,
             "align": stages_mod.align_stage, "cross": stages_mod.cross_stage,
@@ -491,9 +495,10 @@ class Trainer(object):
             self.log("validation after %s update %d: %.2f mm (best %.2f mm)"
                      % (name, done, error, self.state["best"]["mean_error_mm"]))
 
-    def _recalibration_frames(self, limit):
-        """Up to ``limit`` frames of the depth pool (a fixed seeded subset)."""
-        pool = self.data.depth_pool
+    def _recalibration_frames(self, limit, pool=None):
+        """Up to ``limit`` frames of ``pool`` (default: the depth pool), a
+        fixed seeded subset."""
+        pool = self.data.depth_pool if pool is None else pool
         if len(pool) > limit:
             pool = np.sort(np.random.RandomState(
                 [self.config["seed"], 99]).choice(pool, limit, replace=False))
@@ -522,8 +527,9 @@ class Trainer(object):
     def finalise(self):
         """The model evaluation uses, written to ``model/``: the best
         validated checkpoint (else the last), with population batch-norm
-        statistics of every part (depth pool; Ali and generator over the
-        labelled poses' mean latents)."""
+        statistics of every part (a subset of the depth pool; Ali and
+        generator over the mean latents of a subset of the labelled
+        poses)."""
         from .stages import latent_of_batch
         if self.state.get("best") is not None:
             ckpt.load_checkpoint(self.net, os.path.join(self.run_dir,
@@ -533,10 +539,18 @@ class Trainer(object):
         latents = None
         if total_updates(self.state).get("vae"):
             latents = latent_of_batch(self.net, self.data.read(
-                self.data.labelled), latent="mean")
+                self._recalibration_frames(RECALIBRATION_FRAMES["final"],
+                                           self.data.labelled)),
+                latent="mean")
+        start = time.perf_counter()
         self.net.recalibrate_batch_norm(frames, latents)
         ckpt.save_checkpoint_folder(
             self.net, os.path.join(self.run_dir, ckpt.RUN_MODEL))
+        if self.progress:
+            self.log("population batch-norm statistics of %d frames%s in "
+                     "%.1f s" % (len(frames), "" if latents is None else
+                                 " and %d pose latents" % len(latents),
+                                 time.perf_counter() - start))
 
     def _stage_done(self, name, epoch):
         sched = self.config["schedule"][name]
