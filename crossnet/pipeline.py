@@ -166,14 +166,16 @@ def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
 
 def synthetic_caches(folder, frames, test_frames, size, seed=0, progress=True):
     """(train.h5, test.h5) of built-in synthetic hands in ``folder``
-    (made once; re-running reuses or resumes them). The test split is drawn
-    with ``seed + TEST_SEED_OFFSET``."""
+    (made once; re-running reuses or resumes them; rendered on all cores).
+    The test split is drawn with ``seed + TEST_SEED_OFFSET``."""
     from .data.cache import write_cache
     from .data.synthetic import SyntheticHands
     train = os.path.join(folder, "synthetic_train.h5")
     test = os.path.join(folder, "synthetic_test.h5")
+    workers = os.cpu_count() or 1          # rendering is pure numpy
     write_cache(train, SyntheticHands(frames, seed=seed, size=size), "train",
-                progress=progress)
+                progress=progress, workers=workers)
     write_cache(test, SyntheticHands(test_frames, seed=seed + TEST_SEED_OFFSET,
-                                     size=size), "test", progress=progress)
+                                     size=size), "test", progress=progress,
+                workers=workers)
     return train, test

@@ -86,6 +86,23 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
         assert list(a.h5["name"].asstr()[:]) == list(b.h5["name"].asstr()[:])
 
 
+def test_forked_workers_write_the_same_file(tmp_path):
+    one, two = str(tmp_path / "one.h5"), str(tmp_path / "two.h5")
+    write_cache(one, FlakySource(30, bad=[7]), "train", block=8, progress=False)
+    res = write_cache(two, FlakySource(30, bad=[7]), "train", block=8,
+                      progress=False, workers=2)
+    assert res["frames"] == 29 and res["skipped"] == 1
+    with CacheDataset(one) as a, CacheDataset(two) as b:
+        for key in ("depth", "pose", "origin", "centre"):
+            np.testing.assert_array_equal(a.h5[key][:], b.h5[key][:])
+        assert list(a.h5["name"].asstr()[:]) == list(b.h5["name"].asstr()[:])
+    # a bad frame in fail mode is named as without workers
+    with pytest.raises(DataError, match=r"frame_9.png: depth image is all zero "
+                                        r"\(source frame 9; the 8 frames"):
+        write_cache(str(tmp_path / "x.h5"), FlakySource(20, bad=[9]), "train",
+                    on_bad="fail", block=4, progress=False, workers=2)
+
+
 def test_bad_frame_in_fail_mode_is_named_and_progress_kept(tmp_path):
     out = str(tmp_path / "x.h5")
     with pytest.raises(DataError, match=r"frame_9.png: depth image is all zero "

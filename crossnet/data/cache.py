@@ -86,8 +86,13 @@ def _check_params(path, h5, source, split):
 
 
 def write_cache(out_path, source, split, on_bad="skip", block=256,
-                overwrite=False, progress=True):
+                overwrite=False, progress=True, workers=1):
     """Preprocess every frame of ``source`` into ``out_path``; resumable.
+
+    ``workers`` > 1 preprocesses each block's frames in that many forked
+    processes (Linux; the file is the same, written by this process in
+    frame order); the source must be safe to use after a fork (no open
+    HDF5 file, for one).
 
     ``on_bad``: 'skip' counts bad frames (NaN / empty depth, NaN or
     implausible labels) and warns once at the end; 'fail' raises DataError
@@ -101,11 +106,11 @@ def write_cache(out_path, source, split, on_bad="skip", block=256,
         raise ValueError("on_bad must be 'skip' or 'fail'")
     with exclusive_lock(os.path.abspath(out_path), "the cache file %s" % out_path):
         return _write_cache_locked(out_path, source, split, on_bad, block,
-                                   overwrite, progress)
+                                   overwrite, progress, workers)
 
 
 def _write_cache_locked(out_path, source, split, on_bad, block, overwrite,
-                        progress):
+                        progress, workers=1):
     import h5py
     partial = out_path + ".partial"
     if os.path.exists(out_path) and not overwrite:
@@ -121,9 +126,10 @@ def _write_cache_locked(out_path, source, split, on_bad, block, overwrite,
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     h5, resumed = _open_partial(partial, source, split)
     try:
-        n, skipped = _fill_blocks(h5, source, block, on_bad, progress,
-                                  "prepare %s" % os.path.basename(out_path),
-                                  partial)
+        with _Samples(source, workers) as samples:
+            n, skipped = _fill_blocks(h5, samples, len(source), block, on_bad,
+                                      progress, "prepare %s"
+                                      % os.path.basename(out_path), partial)
         if n == 0:
             _close_quietly(h5)
             os.remove(partial)
@@ -196,25 +202,76 @@ def _open_partial(partial, source, split):
     return h5, False
 
 
-def _fill_blocks(h5, source, block, on_bad, progress, desc, path):
-    """Preprocess the source frames from the file's ``next_source_index`` on,
-    ``block`` at a time, recording progress after each block; returns
+def _sample_or_bad_frame(source, j):
+    """``source.sample(j)``, or the BadFrame it raised (other errors raise)."""
+    try:
+        return source.sample(j)
+    except BadFrame as exc:
+        return exc
+
+
+_FORKED_SOURCE = None     # the source of a _Samples pool's worker processes
+
+
+def _forked_sample(j):
+    return _sample_or_bad_frame(_FORKED_SOURCE, j)
+
+
+class _Samples(object):
+    """Context manager: ``block(i, stop)`` lists the samples (or BadFrame
+    errors) of source frames ``i .. stop - 1``, in order, made here or in
+    ``workers`` forked processes."""
+
+    def __init__(self, source, workers=1):
+        self.source = source
+        self.workers = max(1, int(workers or 1))
+        self.pool = None
+
+    def __enter__(self):
+        global _FORKED_SOURCE
+        if self.workers > 1 and len(self.source) > 1:
+            import multiprocessing
+            try:
+                context = multiprocessing.get_context("fork")
+            except ValueError:           # no fork (Windows): one process
+                return self
+            _FORKED_SOURCE = self.source      # inherited by the fork
+            self.pool = context.Pool(self.workers)
+        return self
+
+    def block(self, i, stop):
+        if self.pool is None:
+            return [_sample_or_bad_frame(self.source, j) for j in range(i, stop)]
+        return self.pool.map(_forked_sample, range(i, stop),
+                             chunksize=max(1, (stop - i) // (4 * self.workers)))
+
+    def __exit__(self, *exc):
+        global _FORKED_SOURCE
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            _FORKED_SOURCE = self.pool = None
+
+
+def _fill_blocks(h5, samples, total, block, on_bad, progress, desc, path):
+    """Preprocess the ``total`` source frames from the file's
+    ``next_source_index`` on, ``block`` at a time (``samples``: a
+    :class:`_Samples`), recording progress after each block; returns
     (frames in the file, frames skipped). A frame that fails (on_bad='fail',
     or a reader error) and a failed write (disk full) raise DataError naming
     the frame or the file; the blocks written before are kept."""
     from tqdm import tqdm
     i = int(h5.attrs["next_source_index"])
     skipped = int(h5.attrs["skipped"])
-    bar = tqdm(total=len(source), initial=i,
+    bar = tqdm(total=total, initial=i,
                disable=None if progress else True,   # None: off when not a tty
                desc=desc, unit="frame")
-    while i < len(source):
-        stop = min(i + block, len(source))
+    while i < total:
+        stop = min(i + block, total)
         buf = {k: [] for k in KEYS}
-        for j in range(i, stop):
-            try:
-                s = source.sample(j)
-            except BadFrame as exc:
+        for j, s in zip(range(i, stop), samples.block(i, stop)):
+            if isinstance(s, BadFrame):
+                exc = s
                 if on_bad == "fail":
                     raise DataError("%s (source frame %d; the %d frames before "
                                     "its block are kept in %s: fix or remove "
