@@ -27,7 +27,8 @@ import time
 
 import common  # noqa: F401
 from common import (add_common_arguments, add_training_arguments,
-                    experiment_setup, markdown_table, write_json, write_text)
+                    describe_budget, experiment_setup, markdown_table,
+                    write_json, write_text)
 
 VARIANTS = [
     ("posterior alone", "A supervised, scratch"),
@@ -75,11 +76,10 @@ def main(argv=None):
              for name, b in base.items()]
     minutes = (time.perf_counter() - t0) / 60
     text = ("# Self-comparison\n\nData: %s; labelled fraction %g, seed %d."
-            "\n\nBudget (updates per stage, every arm that has the stage; "
-            "supervised = 3a + 3b): %s.\n\nPaper: self-comparison figure "
+            "\n\n%s\n\nPaper: self-comparison figure "
             "(success-rate curves; its values are not in the SPEC, so none "
             "are quoted here).\n\n%s\n\nFigure: %s\n\nWall time: %.1f min.\n"
-            % (described, f, seed, budget.updates,
+            % (described, f, seed, describe_budget(budget),
                markdown_table(["variant", "stages", "mean joint error (mm)",
                                "chosen checkpoint"], rows), fig, minutes))
     write_text(os.path.join(args.out, "ablation.md"), text)

@@ -64,7 +64,9 @@ def add_training_arguments(parser):
 # for every arm (crossnet.pipeline). The --standard VAE budget is where its
 # error on held-out poses stops falling at the lowest fraction (135 poses:
 # 10.2 mm after 3,000 updates, 6.7 after 12,000, 6.8 after 24,000; with
-# 4,500 poses 4.7 after 12,000).
+# 4,500 poses 4.7 after 12,000). Its GAN uses the paper's -log D generator
+# loss, as the demo does (crossnet.demo: the release's feature matching
+# draws blobs at a few hundred updates).
 SCALES = {
     "quick": dict(train=600, test=150, size=64, validation_fraction=0.1,
                   validate_every=10, fractions=[0.1, 1.0],
@@ -76,11 +78,20 @@ SCALES = {
                      seeds_lowest=3, seeds_other=1,
                      updates={"vae": 12000, "gan": 400, "align": 250,
                               "cross": 150},
-                     batch_size={"default": 50, "vae": 100}),
+                     batch_size={"default": 50, "vae": 100},
+                     options={"gan": {"generator_loss": "logd"}}),
 }
 FULL = dict(validation_fraction=0.05, validate_every=500,
             fractions=[0.01, 0.05, 0.1, 0.25, 0.5, 1.0], seeds_lowest=3,
             seeds_other=1)
+
+
+def describe_budget(budget):
+    """One sentence of a report: a Budget's updates, batch sizes and stage
+    options."""
+    return ("Budget (updates per stage, every arm that has the stage; "
+            "supervised = 3a + 3b): %s; batch sizes %s; stage options %s."
+            % (budget.updates, budget.batch_size, budget.options or "none"))
 
 
 def experiment_setup(args):
@@ -96,7 +107,8 @@ def experiment_setup(args):
         train, test = synthetic_caches(os.path.join(args.out, "data"),
                                        st["train"], st["test"], st["size"],
                                        0, progress=False)
-        st["budget"] = Budget(st["updates"], st["batch_size"])
+        st["budget"] = Budget(st["updates"], st["batch_size"],
+                              st.get("options"))
         st["scale"] = scale
         return ("synthetic", train, test, st,
                 "built-in synthetic hands, %d train (of which %d %% "

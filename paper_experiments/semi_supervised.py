@@ -27,7 +27,8 @@ import numpy as np
 
 import common  # noqa: F401
 from common import (add_common_arguments, add_training_arguments,
-                    experiment_setup, markdown_table, write_json, write_text)
+                    describe_budget, experiment_setup, markdown_table,
+                    write_json, write_text)
 
 ARMS = ["A supervised, scratch", "B supervised, GAN-pretrained D",
         "C crossing nets, labelled frames only", "D crossing nets, all frames"]
@@ -155,14 +156,12 @@ def main(argv=None):
                 row.append("= D" if name.startswith("C ") else "-")
         rows.append(row)
     minutes = (time.perf_counter() - t0) / 60
-    text = ("# Semi-supervised\n\nData: %s.\n\nBudget (updates per stage, "
-            "every arm that has the stage; supervised = 3a + 3b): %s; batch "
-            "sizes %s.\n\nMean joint error on the test frames (mm), mean ± "
+    text = ("# Semi-supervised\n\nData: %s.\n\n%s\n\nMean joint error on the test frames (mm), mean ± "
             "sample standard deviation over (n) seeds; each seed draws its "
             "own labelled, validation and initial weights. Checkpoints "
             "chosen on the validation frames.\n\n%s\n\nFigure: %s\n\n"
             "Wall time: %.1f min.\n" % (
-                described, budget.updates, budget.batch_size,
+                described, describe_budget(budget),
                 markdown_table(["labelled"] + names, rows), fig, minutes))
     write_text(os.path.join(args.out, "semi_supervised.md"), text)
     write_json(os.path.join(args.out, "semi_supervised.json"),

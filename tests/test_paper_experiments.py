@@ -48,6 +48,17 @@ def test_timing_quick(reference_dir, tmp_path):
         assert all(v["max_diff_50mm"] < 1e-4 for v in row.values())
 
 
+def test_standard_scale_budget_carries_its_gan_loss():
+    from common import SCALES, describe_budget
+    from crossnet.pipeline import Budget, arm_schedule
+    st = SCALES["standard"]
+    budget = Budget(st["updates"], st["batch_size"], st.get("options"))
+    assert arm_schedule("C crossing nets, labelled frames only",
+                        budget)["gan"]["generator_loss"] == "logd"
+    assert "stage options {'gan': {'generator_loss': 'logd'}}." in \
+        describe_budget(budget)
+
+
 def test_every_arm_gets_the_same_budget():
     """Equal budgets in updates: every arm with a GAN gets the same GAN
     updates, every arm the same VAE and posterior-head updates, whatever
@@ -110,6 +121,9 @@ def test_semi_supervised_quick(tmp_path):
     assert {r["labelled_frames"] for r in res["runs"]
             if r["fraction"] == 0.1} == {54}
     assert (tmp_path / "semi_supervised.png").stat().st_size > 0
+    text = (tmp_path / "semi_supervised.md").read_text()
+    assert "batch sizes %s; stage options none." % res["budget"][
+        "batch_size"] in text
 
 
 def test_torch_twins_match_crossnet_training_graphs():
