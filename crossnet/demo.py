@@ -25,6 +25,7 @@ from .fileio import atomic_write_json, atomic_write_text
 from .evaluation.report import markdown_table
 from .pipeline import synthetic_caches
 from .training.runner import read_log
+from .training.schedules import schedule as named_schedule
 
 __all__ = ["run_demo", "plot_losses", "render_error", "DEMO_FRAMES",
            "DEMO_UPDATES", "DEMO_OPTIONS"]
@@ -119,11 +120,13 @@ def run_demo(out, frames=DEMO_FRAMES, test_frames=300, size=64,
     budget = budget or Budget(DEMO_UPDATES, DEMO_BATCH, DEMO_OPTIONS)
     t0 = time.perf_counter()
     phases = {}       # name -> wall seconds, in the order they ran
+    phase_start = t0
 
-    def phase_done(name, since=[t0]):
+    def phase_done(name):
+        nonlocal phase_start
         now = time.perf_counter()
-        phases[name] = round(now - since[0], 1)
-        since[0] = now
+        phases[name] = round(now - phase_start, 1)
+        phase_start = now
     os.makedirs(out, exist_ok=True)
     train_h5, test_h5 = synthetic_caches(os.path.join(out, "data"), frames,
                                          test_frames, size, seed, progress)
@@ -197,7 +200,7 @@ def _write_report(out, s):
     rows += [[k, "baseline", "%.2f" % v] for k, v in s["baselines_mm"].items()]
     u = s["budget"]["updates"]
     gan_loss = s["budget"]["options"].get("gan", {}).get(
-        "generator_loss", "feature_matching")
+        "generator_loss", named_schedule("paper")["gan"]["generator_loss"])
     lines = [
         "# crossnet demo (built-in synthetic hands)", "",
         "Reduced from the paper so that it runs in about 10 minutes on 2 "
@@ -233,7 +236,7 @@ def _write_report(out, s):
         "Wall time: %.0f s (%s; compiling included)." % (
             s["wall_time_s"], ", ".join(
                 "%s %.0f" % (k.replace("_", " "), v)
-                for k, v in s.get("wall_time_by_phase_s", {}).items())), ""]
+                for k, v in s["wall_time_by_phase_s"].items())), ""]
     captions = {
         "loss_curves": "Loss terms of every stage against the epoch.",
         "rendered": "Top: real held-out crops; bottom: depth maps rendered "

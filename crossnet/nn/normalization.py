@@ -138,10 +138,11 @@ def recalibrate_batch_norm(layer_or_layers, batches, inputs=None):
     new statistics (``deterministic=True`` everywhere). ``batches`` is read
     once per level (a layer's level is one more than the highest level of
     the batch norms below it; layers of one level, such as the first batch
-    norms of two heads on one trunk, share a pass). Each batch's per-channel mean and
-    biased variance are pooled over all batches, weighted by frames, in
-    float64 (Chan's pairwise formula): the population mean and variance of
-    all frames (and pixels); then ``inv_std = 1 / sqrt(var + epsilon)``.
+    norms of two heads on one trunk, share a pass). Each batch's
+    per-channel mean and biased variance are pooled over all batches,
+    weighted by frames, in float64 (Chan's pairwise formula): the population
+    mean and variance of all frames (and pixels); then
+    ``inv_std = 1 / sqrt(var + epsilon)``.
     The batch size does not change the result. Returns the recalibrated
     layers. :class:`BatchNormRecalibration` compiles the pass once for
     repeated use.
