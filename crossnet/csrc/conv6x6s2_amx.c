@@ -144,6 +144,66 @@ CNT_AMX_FN static void cnt_split_row(const float* s, const float* s2, int n0,
     }
 }
 
+/* 2 n floats -> n words, word k = bf16(s[2 k]) | bf16(s[2 k + 1]) << 16
+   (hi and lo parts): neighbouring pixels as one pair word. */
+CNT_AMX_FN static void cnt_split_pixel_pairs(const float* s, int n,
+                                             uint32_t* hi, uint32_t* lo) {
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m512i h, l;
+        cnt_split16(_mm512_loadu_ps(s + 2 * k), &h, &l);
+        _mm256_storeu_si256((__m256i*)(hi + k), _mm512_cvtepi32_epi16(h));
+        _mm256_storeu_si256((__m256i*)(lo + k), _mm512_cvtepi32_epi16(l));
+    }
+    for (; k < n; ++k) {
+        uint16_t h0, l0, h1, l1;
+        cnt_split(s[2 * k], &h0, &l0);
+        cnt_split(s[2 * k + 1], &h1, &l1);
+        hi[k] = h0 | (uint32_t)h1 << 16;
+        lo[k] = l0 | (uint32_t)l1 << 16;
+    }
+}
+
+/* even[v] = s[2 v], odd[v] = s[2 v + 1] for v < n (32-bit words) */
+CNT_AMX_FN static void cnt_deinterleave(const uint32_t* s, int n,
+                                        uint32_t* even, uint32_t* odd) {
+    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16,
+                                        14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i io = _mm512_add_epi32(ie, _mm512_set1_epi32(1));
+    int v = 0;
+    for (; v + 16 <= n; v += 16) {
+        const __m512i a = _mm512_loadu_si512(s + 2 * v);
+        const __m512i b = _mm512_loadu_si512(s + 2 * v + 16);
+        _mm512_storeu_si512(even + v, _mm512_permutex2var_epi32(a, ie, b));
+        _mm512_storeu_si512(odd + v, _mm512_permutex2var_epi32(a, io, b));
+    }
+    for (; v < n; ++v) {
+        even[v] = s[2 * v];
+        odd[v] = s[2 * v + 1];
+    }
+}
+
+/* as cnt_deinterleave, keeping the low 16 bits of each word */
+CNT_AMX_FN static void cnt_deinterleave16(const uint32_t* s, int n,
+                                          uint16_t* even, uint16_t* odd) {
+    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16,
+                                        14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i io = _mm512_add_epi32(ie, _mm512_set1_epi32(1));
+    int v = 0;
+    for (; v + 16 <= n; v += 16) {
+        const __m512i a = _mm512_loadu_si512(s + 2 * v);
+        const __m512i b = _mm512_loadu_si512(s + 2 * v + 16);
+        _mm256_storeu_si256((__m256i*)(even + v),
+                            _mm512_cvtepi32_epi16(_mm512_permutex2var_epi32(a, ie, b)));
+        _mm256_storeu_si256((__m256i*)(odd + v),
+                            _mm512_cvtepi32_epi16(_mm512_permutex2var_epi32(a, io, b)));
+    }
+    for (; v < n; ++v) {
+        even[v] = (uint16_t)s[2 * v];
+        odd[v] = (uint16_t)s[2 * v + 1];
+    }
+}
+
 /* (B, C, H, W) float, C even -> bf16 hi/lo planes of channel pairs:
    out[n][ph][pw][c2][u][v] = (xpad[n][2 c2][d u + ph][d v + pw],
    xpad[n][2 c2 + 1][...]) as one 32-bit word, xpad = x with a zero border
@@ -168,13 +228,14 @@ CNT_AMX_FN static void cnt_amx_pack_pairs(const float* x, int B, int C, int H,
                 const float* s = x + (((size_t)n * C + 2 * c2) * H + i) * W;
                 cnt_split_row(s, s + (size_t)H * W, W, th + p, tl + p);
             }
-            for (int pw = 0; pw < d; ++pw) {
-                const size_t o = ((((size_t)n * d + ph) * d + pw) * C2 + c2) * plane
-                                 + (size_t)u * Wv;
-                for (int v = 0; v < Wv; ++v) {
-                    hi[o + v] = th[d * v + pw];
-                    lo[o + v] = tl[d * v + pw];
-                }
+            const size_t o0 = (((size_t)n * d + ph) * d * C2 + c2) * plane
+                              + (size_t)u * Wv;
+            if (d == 1) {
+                memcpy(hi + o0, th, sizeof(uint32_t) * Wv);
+                memcpy(lo + o0, tl, sizeof(uint32_t) * Wv);
+            } else {                       /* pw = 0 at o0, pw = 1 a C2 plane on */
+                cnt_deinterleave(th, Wv, hi + o0, hi + o0 + C2 * plane);
+                cnt_deinterleave(tl, Wv, lo + o0, lo + o0 + C2 * plane);
             }
         }
         free(th);
@@ -319,6 +380,122 @@ CNT_AMX_FN static int cnt_amx_forward(const float* x, int B, int C, int H,
     return 0;
 }
 
+/* o[2 k] = a[k], o[2 k + 1] = b[k] for k < n = 8 or 16 */
+CNT_AMX_FN static inline void cnt_interleave(const float* a, const float* b,
+                                             int n, float* o) {
+    const __m512i il = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4,
+                                        19, 3, 18, 2, 17, 1, 16, 0);
+    if (n == 16) {
+        const __m512i ih = _mm512_add_epi32(il, _mm512_set1_epi32(8));
+        const __m512 va = _mm512_loadu_ps(a), vb = _mm512_loadu_ps(b);
+        _mm512_storeu_ps(o, _mm512_permutex2var_ps(va, il, vb));
+        _mm512_storeu_ps(o + 16, _mm512_permutex2var_ps(va, ih, vb));
+    } else {
+        const __m512 va = _mm512_castps256_ps512(_mm256_loadu_ps(a));
+        const __m512 vb = _mm512_castps256_ps512(_mm256_loadu_ps(b));
+        _mm512_storeu_ps(o, _mm512_permutex2var_ps(va, il, vb));
+    }
+}
+
+/* Forward with one input channel (the discriminator's first layer, and the
+   input gradient of the generator's last): the 36 taps as 18 pairs, kh =
+   2 a + ph, kw = 2 b + pw, where the pair (pw = 0, 1) is two neighbouring
+   columns of a padded row. xw: each padded row as pair words (word m:
+   columns 2 m, 2 m + 1). Per output row i, an im2col of the pairs,
+   col[(3 ph + a) 3 + b][m] = xw[n][2 (i + a) + ph][m + b] (rows 18 to 31
+   zero), is the tile product's B; the weights are A, two chunks of 16
+   pairs. F % 16 == 0, Wo % 8 == 0, W even.
+   ws: 0 pair rows hi/lo, 1 weight tiles hi/lo. */
+static int cnt_amx_forward_c1_fits(int C, int F, int W) {
+    return C == 1 && F % 16 == 0 && W % 2 == 0 && cnt_amx_ncols(W / 2);
+}
+
+CNT_AMX_FN static int cnt_amx_forward_c1(const float* x, int B, int H, int W,
+        const float* w, int F, float* y, cnt_ws* ws) {
+    const int Ho = H / 2, Wo = W / 2, Hp = H + 4, Wq = Wo + 2;
+    const int nc = cnt_amx_ncols(Wo), nq = F / 16;
+    const size_t nx = (size_t)B * Hp * Wq, nw = (size_t)2 * nq * 512;
+    uint32_t* xh = (uint32_t*)cnt_ws_get(ws, 0, 2 * nx);
+    uint16_t* wh = (uint16_t*)cnt_ws_get(ws, 1, nw);
+    if (!xh || !wh) return -1;
+    uint32_t* xl = xh + nx;
+    uint16_t* wl = wh + nw;
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)B * Hp; ++r) {
+        uint32_t *dh = xh + (size_t)r * Wq, *dl = xl + (size_t)r * Wq;
+        const int n = r / Hp, i = r % Hp - 2;
+        memset(dh, 0, sizeof(uint32_t) * Wq);
+        memset(dl, 0, sizeof(uint32_t) * Wq);
+        if (i >= 0 && i < H)
+            cnt_split_pixel_pairs(x + ((size_t)n * H + i) * W, Wo, dh + 1, dl + 1);
+    }
+    /* A[chunk][q][m][k]: k = 2 (k2 - 16 chunk) + pw, f = 16 q + m */
+    for (int ch = 0; ch < 2; ++ch)
+        for (int q = 0; q < nq; ++q)
+            for (int m = 0; m < 16; ++m)
+                for (int k = 0; k < 32; ++k) {
+                    const int k2 = 16 * ch + k / 2, pw = k % 2;
+                    const int ph = k2 / 9, a = k2 / 3 % 3, b = k2 % 3;
+                    const float v = k2 < 18
+                        ? w[(size_t)(16 * q + m) * 36 + (2 * a + ph) * 6 + 2 * b + pw] : 0.0f;
+                    const size_t o = ((size_t)ch * nq + q) * 512 + m * 32 + k;
+                    cnt_split(v, wh + o, wl + o);
+                }
+    const long rows = (long)B * Ho;
+    int failed = 0;
+    #pragma omp parallel
+    {
+        uint32_t* ch_ = (uint32_t*)calloc((size_t)2 * 32 * Wo, sizeof(uint32_t));
+        if (!ch_) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        cnt_amx_config(nc);
+        #pragma omp for schedule(static)
+        for (long r = 0; r < rows; ++r) {
+            if (!ch_) continue;
+            uint32_t *colh = ch_, *coll = ch_ + (size_t)32 * Wo;
+            const int n = r / Ho, i = r % Ho;
+            for (int k2 = 0; k2 < 18; ++k2) {
+                const int ph = k2 / 9, a = k2 / 3 % 3, b = k2 % 3;
+                const size_t src = ((size_t)n * Hp + 2 * (i + a) + ph) * Wq + b;
+                memcpy(colh + (size_t)k2 * Wo, xh + src, sizeof(uint32_t) * Wo);
+                memcpy(coll + (size_t)k2 * Wo, xl + src, sizeof(uint32_t) * Wo);
+            }
+            for (int j = 0; j < Wo; j += nc)
+                for (int q = 0; q < nq; q += 2) {
+                    const int two_q = nq - q >= 2;
+                    CNT_BARRIER();
+                    _tile_zero(0);
+                    _tile_zero(1);
+                    for (int c = 0; c < 2; ++c) {
+                        const size_t ao = ((size_t)c * nq + q) * 512;
+                        _tile_loadd(6, colh + (size_t)16 * c * Wo + j, 4L * Wo);
+                        _tile_loadd(7, coll + (size_t)16 * c * Wo + j, 4L * Wo);
+                        _tile_loadd(4, wh + ao, 64);
+                        _tile_loadd(5, wl + ao, 64);
+                        _tile_dpbf16ps(0, 4, 6);
+                        _tile_dpbf16ps(0, 4, 7);
+                        _tile_dpbf16ps(0, 5, 6);
+                        if (two_q) {
+                            _tile_loadd(4, wh + ao + 512, 64);
+                            _tile_loadd(5, wl + ao + 512, 64);
+                            _tile_dpbf16ps(1, 4, 6);
+                            _tile_dpbf16ps(1, 4, 7);
+                            _tile_dpbf16ps(1, 5, 6);
+                        }
+                    }
+                    float* o = y + (((size_t)n * F + 16 * q) * Ho + i) * Wo + j;
+                    _tile_stored(0, o, 4L * Ho * Wo);
+                    if (two_q) _tile_stored(1, o + (size_t)16 * Ho * Wo, 4L * Ho * Wo);
+                }
+        }
+        _tile_release();
+        free(ch_);
+    }
+    return failed ? -1 : 0;
+}
+
 /* Input gradient: F % 32 == 0, C % 16 == 0, Wo % 8 == 0.
    ws: 0 dy pair planes hi/lo, 1 weight tiles hi/lo (parity-major, 9 taps
    each), 2 one tile product per thread (interleaved into dx). */
@@ -375,10 +552,7 @@ CNT_AMX_FN static int cnt_amx_grad_input(const float* dy, int B, int F,
                         const float* t0 = tb + ((size_t)rr * C + c) * nc;
                         const float* t1 = t0 + (size_t)2 * C * nc;
                         float* o = dx + (((size_t)n * C + c) * H + 2 * (a + rr) + pi) * W + 2 * b;
-                        for (int k = 0; k < nc; ++k) {
-                            o[2 * k] = t0[k];
-                            o[2 * k + 1] = t1[k];
-                        }
+                        cnt_interleave(t0, t1, nc, o);
                     }
             }
         }
@@ -397,8 +571,8 @@ CNT_AMX_FN static int cnt_amx_grad_weights(const float* x, int B, int C, int H,
     const int Ho = H / 2, Wo = W / 2, Wv = Wo + 2, Wp = W + 4;
     const long K = (long)Ho * Wv, Kp = (K + 31) / 32 * 32;
     const long PS = (long)(Ho + 2) * Wv + 64;   /* plane stride: slack of zeros */
+    /* chunk ch: images ch B / nchunks to (ch + 1) B / nchunks */
     const int nchunks = B < CNT_AMX_MAX_CHUNKS ? (B > 0 ? B : 1) : CNT_AMX_MAX_CHUNKS;
-    const int per = (B + nchunks - 1) / nchunks;
     const size_t nx = (size_t)B * 4 * C * PS, nd = (size_t)B * (Kp / 2) * F;
     const size_t KW = (size_t)C * F;            /* one tap of dw */
     uint16_t* xh = (uint16_t*)cnt_ws_get(ws, 0, nx);
@@ -421,74 +595,87 @@ CNT_AMX_FN static int cnt_amx_grad_weights(const float* x, int B, int C, int H,
             if (!th) continue;
             uint32_t* tl = th + Wp + 16;
             const int n = pl / C, c = pl % C;
-            for (int ph = 0; ph < 2; ++ph)
-                for (int pw = 0; pw < 2; ++pw) {
-                    const size_t o = (((size_t)n * 4 + 2 * ph + pw) * C + c) * PS;
-                    memset(xh + o, 0, 2 * (size_t)PS);
-                    memset(xl + o, 0, 2 * (size_t)PS);
-                }
+            /* rows 1 .. Ho of each plane are written below; zero row 0,
+               row Ho + 1 and the slack */
+            for (int pp = 0; pp < 4; ++pp) {
+                const size_t o = (((size_t)n * 4 + pp) * C + c) * PS;
+                const size_t e = (size_t)(Ho + 1) * Wv;
+                memset(xh + o, 0, 2 * (size_t)Wv);
+                memset(xl + o, 0, 2 * (size_t)Wv);
+                memset(xh + o + e, 0, 2 * ((size_t)PS - e));
+                memset(xl + o + e, 0, 2 * ((size_t)PS - e));
+            }
             const float* s = x + ((size_t)n * C + c) * H * W;
             for (int i = 0; i < H; ++i) {
                 const int r = i + 2, u = r / 2, ph = r % 2;
                 cnt_split_row(s + (size_t)i * W, NULL, W, th + 2, tl + 2);
                 th[0] = th[1] = tl[0] = tl[1] = 0;
                 th[W + 2] = th[W + 3] = tl[W + 2] = tl[W + 3] = 0;
-                for (int pw = 0; pw < 2; ++pw) {
-                    const size_t o = (((size_t)n * 4 + 2 * ph + pw) * C + c) * PS + (size_t)u * Wv;
-                    for (int v = 0; v < Wv; ++v) {
-                        xh[o + v] = (uint16_t)th[2 * v + pw];
-                        xl[o + v] = (uint16_t)tl[2 * v + pw];
-                    }
-                }
+                const size_t o = (((size_t)n * 4 + 2 * ph) * C + c) * PS + (size_t)u * Wv;
+                cnt_deinterleave16(th, Wv, xh + o, xh + o + (size_t)C * PS);
+                cnt_deinterleave16(tl, Wv, xl + o, xl + o + (size_t)C * PS);
             }
         }
         /* dyv[n][k / 2][f] = (dy at k, dy at k + 1), k = i Wv + j; zero
-           for j >= Wo and k >= K */
+           for j >= Wo and k >= K. rh/rl: one row's pair words of every f,
+           [f][j2], transposed into dyv. */
+        const int W2 = Wo / 2;
+        uint32_t* rh = (uint32_t*)malloc(sizeof(uint32_t) * 2 * (size_t)F * W2 + 64);
+        if (!rh) {
+            #pragma omp atomic write
+            failed = 1;
+        }
         #pragma omp for schedule(static)
         for (long r = 0; r < (long)B * Ho; ++r) {
-            if (!th) continue;
-            uint32_t* tl = th + Wp + 16;
+            if (!rh) continue;
+            uint32_t* rl = rh + (size_t)F * W2;
             const int n = r / Ho, i = r % Ho;
             const size_t o = ((size_t)n * (Kp / 2) + (size_t)i * (Wv / 2)) * F;
-            for (int f = 0; f < F; ++f) {
-                const float* s = dy + (((size_t)n * F + f) * Ho + i) * Wo;
-                /* one 32-bit word per pair of neighbouring pixels, the
-                   even pixel in the low half (scalar split) */
-                for (int j2 = 0; j2 < Wo / 2; ++j2) {
-                    uint16_t h0, l0, h1, l1;
-                    cnt_split(s[2 * j2], &h0, &l0);
-                    cnt_split(s[2 * j2 + 1], &h1, &l1);
-                    th[j2] = h0 | (uint32_t)h1 << 16;
-                    tl[j2] = l0 | (uint32_t)l1 << 16;
+            for (int f = 0; f < F; ++f)
+                cnt_split_pixel_pairs(dy + (((size_t)n * F + f) * Ho + i) * Wo, W2,
+                                      rh + (size_t)f * W2, rl + (size_t)f * W2);
+            for (int j2 = 0; j2 < W2; ++j2) {
+                uint32_t* ph = dh + o + (size_t)j2 * F;
+                uint32_t* pl = dl + o + (size_t)j2 * F;
+                for (int f = 0; f < F; ++f) {
+                    ph[f] = rh[(size_t)f * W2 + j2];
+                    pl[f] = rl[(size_t)f * W2 + j2];
                 }
-                for (int j2 = 0; j2 < Wo / 2; ++j2) {
-                    dh[o + (size_t)j2 * F + f] = th[j2];
-                    dl[o + (size_t)j2 * F + f] = tl[j2];
-                }
-                dh[o + (size_t)(Wo / 2) * F + f] = 0;      /* the two extra columns */
-                dl[o + (size_t)(Wo / 2) * F + f] = 0;
             }
+            memset(dh + o + (size_t)W2 * F, 0, 4 * (size_t)F);   /* the two extra columns */
+            memset(dl + o + (size_t)W2 * F, 0, 4 * (size_t)F);
             if (i == Ho - 1) {                   /* k from K to Kp */
                 const size_t z = ((size_t)n * (Kp / 2) + K / 2) * F;
                 memset(dh + z, 0, 4 * (size_t)(Kp - K) / 2 * F);
                 memset(dl + z, 0, 4 * (size_t)(Kp - K) / 2 * F);
             }
         }
+        free(rh);
         free(th);
     }
     if (failed) return -1;
     memset(part, 0, sizeof(float) * nchunks * 36 * KW);
+    /* A thread takes whole chunks of images, in groups of images whose
+       packed x and dy fit in about 1 MB (its L2 cache), and runs the 36
+       taps on a group before the next: each image's data is read from
+       memory once, not once per tap. Each tap's sum still runs over the
+       chunk's images in order. */
+    const size_t image_bytes = 4 * (4 * (size_t)C * PS + (size_t)Kp * F);
+    const int group = image_bytes >= (1u << 20) ? 1 : (int)((1u << 20) / image_bytes);
     CNT_BARRIER();
     const int ncb = C / 16, nfb = F / 16;
     #pragma omp parallel
     {
         cnt_amx_config(16);
         #pragma omp for schedule(static)
-        for (long job = 0; job < (long)nchunks * 36; ++job) {
-            const int ch = job / 36, t = job % 36, kh = t / 6, kw = t % 6;
-            const int n1 = (ch + 1) * per < B ? (ch + 1) * per : B;
+        for (long ch = 0; ch < nchunks; ++ch)
+        for (int g0 = ch * B / nchunks; g0 < (ch + 1) * B / nchunks; g0 += group)
+        for (int t = 0; t < 36; ++t) {
+            const int kh = t / 6, kw = t % 6;
+            const int ce = (ch + 1) * B / nchunks;
+            const int n1 = g0 + group < ce ? g0 + group : ce;
             const long aoff = (long)(kh / 2) * Wv + kw / 2;
-            float* acc = part + (size_t)job * KW;      /* [c][f] */
+            float* acc = part + ((size_t)ch * 36 + t) * KW;      /* [c][f] */
             for (int cb = 0; cb < ncb; cb += 2)
                 for (int fb = 0; fb < nfb; fb += 2) {
                     const int two_c = ncb - cb >= 2, two_f = nfb - fb >= 2;
@@ -497,7 +684,7 @@ CNT_AMX_FN static int cnt_amx_grad_weights(const float* x, int B, int C, int H,
                     if (two_f) _tile_loadd(1, a00 + 16, 4L * F);
                     if (two_c) _tile_loadd(2, a00 + (size_t)16 * F, 4L * F);
                     if (two_c && two_f) _tile_loadd(3, a00 + (size_t)16 * F + 16, 4L * F);
-                    for (int n = ch * per; n < n1; ++n) {
+                    for (int n = g0; n < n1; ++n) {
                         const size_t xo = ((size_t)n * 4 + (kh % 2) * 2 + kw % 2) * C * PS
                                           + (size_t)16 * cb * PS + aoff;
                         const size_t dof = (size_t)n * (Kp / 2) * F + (size_t)16 * fb;
@@ -543,14 +730,17 @@ CNT_AMX_FN static int cnt_amx_grad_weights(const float* x, int B, int C, int H,
         }
         _tile_release();
     }
-    /* dw[f][c][kh][kw] = sum over chunks, in order */
+    /* dw[f][c][kh][kw] = sum over chunks, in order (into chunk 0's rows,
+       read contiguously) */
     #pragma omp parallel for schedule(static)
-    for (long e = 0; e < (long)F * C * 36; ++e) {
-        const int f = e / (C * 36), c = (e / 36) % C, t = e % 36;
-        float s = 0.0f;
-        for (int ch = 0; ch < nchunks; ++ch)
-            s += part[((size_t)ch * 36 + t) * KW + (size_t)c * F + f];
-        dw[e] = s;
+    for (long tc = 0; tc < 36L * C; ++tc) {
+        const int t = tc / C, c = tc % C;
+        float* acc = part + (size_t)t * KW + (size_t)c * F;
+        for (int ch = 1; ch < nchunks; ++ch) {
+            const float* p = acc + (size_t)ch * 36 * KW;
+            for (int f = 0; f < F; ++f) acc[f] += p[f];
+        }
+        for (int f = 0; f < F; ++f) dw[((size_t)f * C + c) * 36 + t] = acc[f];
     }
     return 0;
 }
