@@ -6,8 +6,10 @@ cores from an empty compile cache: 64x64 crops instead of 128x128,
 checkpoints) and 300 test frames, and the budget of ``DEMO_UPDATES``
 (updates per stage).
 Losses, learning rates, optimiser and architecture (apart from the crop
-size) are the paper's; the GAN's generator loss is the paper's -log D
-rather than the release's feature matching (see ``DEMO_OPTIONS``). One GAN
+size) are the paper's, but 3a's and the supervised network's learning rate
+steps to a tenth after 1,000 updates; the GAN's generator loss is the
+paper's -log D rather than the release's feature matching (see
+``DEMO_OPTIONS``). One GAN
 pretraining on all frames, then Crossing Nets (all frames) and the
 supervised posterior network from scratch at the same budget
 (:mod:`crossnet.pipeline`). The run folder gets the
@@ -58,18 +60,24 @@ def plot_losses(run_dir, path):
 
 # The demo's budget (updates per stage, crossnet.pipeline.Budget), tuned
 # for about 10 minutes on 2 cores from an empty compile cache: 64x64 crops,
-# batch 50 (the paper: 128x128, batch 100-200, about 100x more updates).
-# Seconds per update at this size (timing.py --train-step, 2 cores): GAN
-# 0.108, 3a 0.100, 3b 0.364, supervised 0.026, VAE 0.0012. Synthetic frames
-# cost 2.5 ms each on one core; rendered on both, 20,000 take 31 s.
-# The posterior head is data-limited at this scale, and stage 3a (heads on
-# frozen GAN features, lr 1e-2) buys more per second than 3b (lr 1e-3):
-# measured with one GAN and 4,500 labelled frames, 3a 400 + 3b 200 gave
-# 17.7 mm on the test frames, 3a 400 + 3b 400 17.3 (3b levels off after
-# about 300), 3a 1,000 + 3b 200 16.5 (validation after 3a: 19.3 mm at 400
-# updates, 18.2 at 600, 17.2 at 1,000, still falling); 3a 1,400 + 3b 150
-# 16.4. With 20,000 frames instead of 10,000 (9,000 labelled), 3a 1,000 +
-# 3b 200: crossing nets 16.5, supervised 16.5 (10,000 frames: 16.6, 17.2).
+# batch 50 (GAN 25, VAE 100; the paper: 128x128, batch 100-200, about 100x
+# more updates). Seconds per update at this size (timing.py --train-step,
+# 2 cores, eleventh session): GAN 0.102 at batch 50 (0.053 at 25), 3a
+# 0.078, 3b 0.323, supervised 0.023, VAE 0.0011. Synthetic frames cost
+# 2.5 ms each on one core; rendered on both, 20,000 take 31 s.
+# Chosen on the validation frames (test numbers beside them for reference;
+# one GAN, seed 0, 20,000 frames):
+# * stage 3a (heads on frozen GAN features, lr 1e-2) buys more per second
+#   than 3b (lr 1e-3), and 3b levels off after about 300 updates: 3a 1,000
+#   + 3b 200 gave 16.34 mm on validation (16.49 test), 3a 400 + 3b 400
+#   17.36 (with 10,000 frames);
+# * a step of 3a's learning rate to a tenth after 700 of 1,000 updates:
+#   16.04 (16.11); 1,400 updates with the step at 1,000 and 3b 100: 15.46
+#   (15.66). 3b then no longer lowers the validation error, so the chosen
+#   checkpoint is the end of 3a; the supervised network gets the same step
+#   (a tenth after 1,000 of its 1,500 updates);
+# * the GAN at batch 25 for 3,000 updates instead of 50 for 1,500 (same
+#   time): smoother samples, crossing nets 15.30 (15.45).
 # The pose VAE bounds every network's error (poses are decoded from its
 # latent): its reconstruction error on held-out poses, trained on the
 # demo's 4,500 labelled poses, is 8.5 mm after 3,000 updates, 4.7 after
@@ -81,9 +89,11 @@ def plot_losses(run_dir, path):
 # varied arms with fingers by 1,500 updates (samples' mean pairwise |x - x'|
 # 0.21 at 1,500, real frames 0.25). Stage 3b's generator step keeps L_FM.
 DEMO_FRAMES = 20000
-DEMO_UPDATES = {"vae": 16000, "gan": 1500, "align": 1000, "cross": 200}
-DEMO_BATCH = {"default": 50, "vae": 100}
-DEMO_OPTIONS = {"gan": {"generator_loss": "logd"}}
+DEMO_UPDATES = {"vae": 12000, "gan": 3000, "align": 1400, "cross": 100}
+DEMO_BATCH = {"default": 50, "vae": 100, "gan": 25}
+DEMO_OPTIONS = {"gan": {"generator_loss": "logd"},
+                "align": {"lr_decay": 0.1, "decay_every": 1000},
+                "supervised": {"lr_decay": 0.1, "decay_every": 1000}}
 DEMO_ARMS = [("crossing_nets", "D crossing nets, all frames"),
              ("supervised", "A supervised, scratch")]
 
@@ -194,6 +204,28 @@ def run_demo(out, frames=DEMO_FRAMES, test_frames=300, size=64,
     return summary
 
 
+_STAGE_NAMES = {"vae": "VAE", "gan": "GAN", "align": "3a", "cross": "3b",
+                "supervised": "supervised"}
+
+
+def _batch_sizes(batch_size):
+    """'50 (GAN 25, VAE 100)': the most common batch size, then the others."""
+    sizes = [batch_size[k] for k in _STAGE_NAMES if k in batch_size]
+    common = max(sizes, key=sizes.count)
+    others = ["%s %d" % (_STAGE_NAMES[k], batch_size[k]) for k in _STAGE_NAMES
+              if batch_size.get(k, common) != common]
+    return "%d%s" % (common, " (%s)" % ", ".join(others) if others else "")
+
+
+def _lr_steps(options):
+    """', except ...' for stages whose learning rate steps down (the paper's
+    are constant but the VAE's), else ''."""
+    steps = ["%s steps to %g of it every %d updates" % (
+        _STAGE_NAMES[k], o["lr_decay"], o["decay_every"])
+        for k, o in options.items() if "lr_decay" in o and k != "vae"]
+    return ", except that %s" % "; ".join(steps) if steps else ""
+
+
 def _write_report(out, s):
     rows = [[k.replace("_", " "), "network", "%.2f" % v]
             for k, v in s["mean_error_mm"].items()]
@@ -207,16 +239,17 @@ def _write_report(out, s):
         "cores: %dx%d crops instead of 128x128; %d training frames (%d %% "
         "of them held out with labels to choose checkpoints) and %d test "
         "frames instead of tens of thousands; labelled fraction %.2f (the "
-        "unlabelled frames feed only the GAN terms); batch 50 instead of "
+        "unlabelled frames feed only the GAN terms); batch %s instead of "
         "100-200; updates per stage: VAE %d, GAN %d, 3a %d, 3b %d, "
         "supervised %d (= 3a + 3b), about 100x fewer than the paper's. "
-        "Losses, learning rates, optimiser and architecture (apart from the "
-        "crop size) are the paper's; the GAN's generator loss is %s. Not "
-        "comparable to the paper's numbers."
+        "Losses, optimiser and architecture (apart from the crop size) are "
+        "the paper's; so are the learning rates%s; the GAN's generator loss "
+        "is %s. Not comparable to the paper's numbers."
         % (s["image_size"], s["image_size"], s["train_frames"],
            100 * s["validation_fraction"], s["test_frames"],
-           s["labelled_fraction"], u["vae"], u["gan"], u["align"], u["cross"],
-           u["supervised"],
+           s["labelled_fraction"], _batch_sizes(s["budget"]["batch_size"]),
+           u["vae"], u["gan"], u["align"], u["cross"], u["supervised"],
+           _lr_steps(s["budget"]["options"]),
            {"logd": "the paper's -log D (the release's feature matching "
                     "draws blobs at this budget)",
             "feature_matching": "the release's feature matching"}[gan_loss]),

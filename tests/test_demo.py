@@ -48,3 +48,16 @@ def test_demo_end_to_end_tiny(tmp_path):
                      labelled_fraction=0.5, budget=budget, progress=False,
                      validate_every=2, log=lambda *a: None)
     assert again["mean_error_mm"] == summary["mean_error_mm"]
+
+
+def test_report_states_batch_sizes_and_learning_rate_steps():
+    """The report's description of the budget follows the budget."""
+    from crossnet.demo import _batch_sizes, _lr_steps
+    b = Budget({"vae": 1, "gan": 1, "align": 1, "cross": 1},
+               {"default": 50, "vae": 100, "gan": 25},
+               {"align": {"lr_decay": 0.1, "decay_every": 1000}})
+    assert _batch_sizes(b.batch_size) == "50 (VAE 100, GAN 25)"
+    assert _batch_sizes({"vae": 8, "gan": 8}) == "8"
+    assert _lr_steps(b.options) == (", except that 3a steps to 0.1 of it "
+                                    "every 1000 updates")
+    assert _lr_steps({"gan": {"generator_loss": "logd"}}) == ""

@@ -23,6 +23,9 @@
  *     run of the plane (kh%2, kw%2) from offset (kh/2)(Wo+2) + kw/2; the
  *     reduction runs over the flattened output pixels including the two
  *     extra columns of each row, where dy (VNNI: pixel pairs) is zero.
+ *   forward with one input channel: padded rows as pair words of two
+ *     neighbouring columns; per output row an im2col of the 18 tap pairs
+ *     (cnt_amx_forward_c1).
  *
  * Every output element is summed in a fixed order, independent of the
  * number of threads.
