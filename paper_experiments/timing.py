@@ -408,8 +408,10 @@ def render(r):
     lines = ["# Posterior-path timing (paper: %.0f fps, batch 1, CPU)" % r["paper_fps"],
              "", "CPU: %s, %d thread(s); weights: %s" % (r["cpu"], r["threads"],
                                                          r["weights"]),
-             "Peak: %.0f GFLOP/s (%s)" % (r["peak_gflops_estimate"],
-                                                     r["peak_how"]), ""]
+             "Peak: %.0f GFLOP/s (%s). It is float32's peak on the vector "
+             "units: where the CPU has AMX, crossnet's large convolutions run "
+             "on its tile unit (bf16x3 products) and can exceed it." % (
+                 r["peak_gflops_estimate"], r["peak_how"]), ""]
     for batch, row in r["batches"].items():
         lines.append("## batch %s" % batch)
         lines.append("")

@@ -57,6 +57,33 @@ def test_direct_conv_matches_numpy(rng, shape, layouts):
                                atol=1e-4 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("amx", [True, False])
+def test_large_channels_last_layer_matches_numpy(rng, amx):
+    """A layer above ops.conv6x6.AMX_MIN_MACS with 32k channels and 16k
+    output columns: on AMX tile products where the CPU has them (and
+    ``amx``), else the FMA path; both equal numpy, with the zero border."""
+    from crossnet.ops.conv6x6 import AMX_MIN_MACS
+    B, C, H, Wd, F = 3, 64, 32, 64, 64
+    assert B * (H // 2) * (Wd // 2) * F * C * 36 >= AMX_MIN_MACS
+    x = rng.randn(B, C, H, Wd).astype("f4")
+    W = rng.randn(F, C, 6, 6).astype("f4")
+    b = rng.randn(F).astype("f4")
+    x[1, 3, 5, 7] = np.nan                  # a NaN reaches its outputs
+    op = Conv6x6S2(0.2, "nhwc_pad2", "nhwc_pad2", amx=amx)
+    fn = compiled(op)
+    y, padded = run(fn, op, x, W, b)
+    ref = reference(x, W, b, 0.2)
+    assert np.array_equal(np.isnan(y), np.isnan(ref)) and np.isnan(y).any()
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(y[ok], ref[ok], rtol=1e-4, atol=1e-4 * np.abs(ref[ok]).max())
+    inner = np.zeros(padded.shape, bool)
+    inner[:, 2:-2, 2:-2] = True
+    assert np.all(padded[~inner] == 0)
+    y2, _ = run(fn, op, -np.nan_to_num(x), W, b)
+    ref2 = reference(-np.nan_to_num(x), W, b, 0.2)
+    np.testing.assert_allclose(y2, ref2, rtol=1e-4, atol=1e-4 * np.abs(ref2).max())
+
+
 def test_empty_batch(rng):
     fn = compiled(Conv6x6S2(0.2, "nchw", "nhwc_pad2"))
     y = fn(np.zeros((0, 1, 8, 8), "f4"), rng.randn(6, 6, 1, 32).astype("f4"),
@@ -126,7 +153,7 @@ def test_kernel_without_avx512_matches_numpy(rng, tmp_path, isa):
     on CPUs without AVX-512 (aesara would compile it with -march=native)."""
     import ctypes
     import subprocess
-    from crossnet.csrc import read_source
+    from crossnet.csrc import HERE, read_source
     src = read_source("conv6x6s2_infer.c") + r"""
 extern "C" void conv_image(const float* xp, int Wp, int C, const float* w,
         int F, const float* b, float leak, float* out, int Ho, int Wo) {
@@ -134,8 +161,8 @@ extern "C" void conv_image(const float* xp, int Wp, int C, const float* w,
 }
 """
     lib_path = str(tmp_path / "kernel.so")
-    proc = subprocess.run([aesara.config.cxx or "g++", "-O2", "-shared", "-fPIC"]
-                          + isa + ["-x", "c++", "-", "-o", lib_path],
+    proc = subprocess.run([aesara.config.cxx or "g++", "-O2", "-shared", "-fPIC",
+                           "-I", HERE] + isa + ["-x", "c++", "-", "-o", lib_path],
                           input=src, text=True, capture_output=True)
     assert proc.returncode == 0, proc.stderr
     lib = ctypes.CDLL(lib_path)

@@ -14,6 +14,9 @@
 #include <string.h>
 #ifndef CROSSNET_CONV6X6_SUPPORT
 #define CROSSNET_CONV6X6_SUPPORT
+/* cnt_ws, the AMX helpers (bf16 splits, tile configuration, run-time
+   check) of the training kernels */
+#include "conv6x6s2_amx.c"
 /* 16 floats: one AVX-512 register (two AVX2 / four SSE registers) */
 typedef float cn_v16 __attribute__((vector_size(64), aligned(64)));
 typedef float cn_v16u __attribute__((vector_size(64), aligned(4)));
@@ -127,6 +130,136 @@ static float* cn_pack_nchw(const float* src, int B, int C, int H, int Wd,
             }
     return p;
 }
+
+#if CNT_HAVE_AMX
+/* A large layer on AMX (bf16x3: about 1e-5 relative, see
+   conv6x6s2_amx.c): padded channels-last xp -> padded channels-last o, +
+   bias, leaky ReLU. Pixel-major tile products,
+     o[16 pixels][16 f] += X(t, kc)[16 pixels][32 c] W(t, kc, q)[32 c][16 f],
+   the rows of X(t, kc) read straight from a bf16 hi/lo copy of xp (one row
+   every 2 C elements), W VNNI tiles per (tap, 32 channels, 16 outputs).
+   C % 32 == 0, F % 32 == 0, Wo % 16 == 0. -1 when out of memory.
+   ws: 0 x hi/lo, 1 weight tiles hi/lo. Every output is summed in a fixed
+   order. */
+static int cn_amx_fits(int C, int F, int Wo) {
+    return C % 32 == 0 && F % 32 == 0 && Wo % 16 == 0;
+}
+
+CNT_AMX_FN static int cn_amx_conv_nhwc(const float* xp, int B, int C, int H,
+        int Wd, const float* w, int F, const float* bias, float leak, float* o,
+        cnt_ws* ws) {
+    const int Hp = H + 4, Wp = Wd + 4, Ho = H / 2, Wo = Wd / 2;
+    const int Hq = Ho + 4, Wq = Wo + 4, nkc = C / 32, nq = F / 16;
+    const size_t nx = (size_t)B * Hp * Wp * C, nw = (size_t)36 * nkc * nq * 512;
+    uint16_t* xh = (uint16_t*)cnt_ws_get(ws, 0, nx);        /* 2 nx uint16 */
+    uint16_t* wh = (uint16_t*)cnt_ws_get(ws, 1, nw);
+    if (!xh || !wh) return -1;
+    uint16_t *xl = xh + nx, *wl = wh + nw;
+    const long rowlen = (long)Wp * C;                        /* a multiple of 32 */
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)B * Hp; ++r) {
+        const float* src = xp + (size_t)r * rowlen;
+        uint16_t *dh = xh + (size_t)r * rowlen, *dl = xl + (size_t)r * rowlen;
+        for (long k = 0; k < rowlen; k += 16) {
+            __m512i h, l;
+            cnt_split16(_mm512_loadu_ps(src + k), &h, &l);
+            _mm256_storeu_si256((__m256i*)(dh + k), _mm512_cvtepi32_epi16(h));
+            _mm256_storeu_si256((__m256i*)(dl + k), _mm512_cvtepi32_epi16(l));
+        }
+    }
+    /* tile (t, kc, q)[k2][f][e] = w[t][32 kc + 2 k2 + e][16 q + f] */
+    for (int t = 0; t < 36; ++t)
+        for (int kc = 0; kc < nkc; ++kc)
+            for (int q = 0; q < nq; ++q)
+                for (int k2 = 0; k2 < 16; ++k2)
+                    for (int f = 0; f < 16; ++f)
+                        for (int e = 0; e < 2; ++e) {
+                            const size_t at = (((size_t)t * nkc + kc) * nq + q) * 512
+                                              + (k2 * 16 + f) * 2 + e;
+                            cnt_split(w[((size_t)t * C + 32 * kc + 2 * k2 + e) * F
+                                        + 16 * q + f], wh + at, wl + at);
+                        }
+    for (int n = 0; n < B; ++n) {          /* border rows of the padded output */
+        float* on = o + (size_t)n * Hq * Wq * F;
+        memset(on, 0, sizeof(float) * 2 * Wq * F);
+        memset(on + (size_t)(Ho + 2) * Wq * F, 0, sizeof(float) * 2 * Wq * F);
+    }
+    const long xs = 4L * C;                /* bytes from one pixel's row to the next */
+    const long os = 4L * F;
+    #pragma omp parallel
+    {
+        cnt_amx_config(16);
+        #pragma omp for schedule(static)
+        for (long r = 0; r < (long)B * Ho; ++r) {
+            const int n = r / Ho, i = r % Ho;
+            float* orow = o + ((size_t)n * Hq + i + 2) * Wq * F;
+            for (int j = 0; j < Wo; j += 32) {
+                const int two_p = Wo - j >= 32;
+                for (int q = 0; q < nq; q += 2) {
+                    CNT_BARRIER();
+                    _tile_zero(0);
+                    _tile_zero(1);
+                    _tile_zero(2);
+                    _tile_zero(3);
+                    for (int t = 0; t < 36; ++t) {
+                        const int kh = t / 6, kw = t % 6;
+                        const size_t xo = (((size_t)n * Hp + 2 * i + kh) * Wp
+                                           + 2 * j + kw) * C;
+                        for (int kc = 0; kc < nkc; ++kc) {
+                            const size_t wo = (((size_t)t * nkc + kc) * nq + q) * 512;
+                            _tile_loadd(4, xh + xo + 32 * kc, xs);
+                            _tile_loadd(5, xl + xo + 32 * kc, xs);
+                            _tile_loadd(6, wh + wo, 64);
+                            _tile_loadd(7, wl + wo, 64);
+                            _tile_dpbf16ps(0, 4, 6);
+                            _tile_dpbf16ps(0, 4, 7);
+                            _tile_dpbf16ps(0, 5, 6);
+                            _tile_loadd(6, wh + wo + 512, 64);
+                            _tile_loadd(7, wl + wo + 512, 64);
+                            _tile_dpbf16ps(1, 4, 6);
+                            _tile_dpbf16ps(1, 4, 7);
+                            _tile_dpbf16ps(1, 5, 6);
+                            if (two_p) {
+                                const size_t x1 = xo + (size_t)32 * C + 32 * kc;
+                                _tile_loadd(4, xh + x1, xs);
+                                _tile_loadd(5, xl + x1, xs);
+                                _tile_dpbf16ps(3, 4, 6);
+                                _tile_dpbf16ps(3, 4, 7);
+                                _tile_dpbf16ps(3, 5, 6);
+                                _tile_loadd(6, wh + wo, 64);
+                                _tile_loadd(7, wl + wo, 64);
+                                _tile_dpbf16ps(2, 4, 6);
+                                _tile_dpbf16ps(2, 4, 7);
+                                _tile_dpbf16ps(2, 5, 6);
+                            }
+                        }
+                    }
+                    float* o0 = orow + (size_t)(2 + j) * F + 16 * q;
+                    _tile_stored(0, o0, os);
+                    _tile_stored(1, o0 + 16, os);
+                    if (two_p) {
+                        _tile_stored(2, o0 + (size_t)16 * F, os);
+                        _tile_stored(3, o0 + (size_t)16 * F + 16, os);
+                    }
+                }
+            }
+            /* bias, leaky ReLU; zero the two border pixels at each end */
+            const __m512 vl = _mm512_set1_ps(leak);
+            for (int p = 0; p < Wo; ++p)
+                for (int f = 0; f < F; f += 16) {
+                    float* v = orow + (size_t)(2 + p) * F + f;
+                    const __m512 z = _mm512_add_ps(_mm512_loadu_ps(v), _mm512_loadu_ps(bias + f));
+                    const __mmask16 neg = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LE_OQ);
+                    _mm512_storeu_ps(v, _mm512_mask_mul_ps(z, neg, z, vl));
+                }
+            memset(orow, 0, sizeof(float) * 2 * F);
+            memset(orow + (size_t)(Wo + 2) * F, 0, sizeof(float) * 2 * F);
+        }
+        _tile_release();
+    }
+    return 0;
+}
+#endif
 
 /* The whole layer: xp padded channels-last (B, H + 4, W + 4, C) -> o; rows
    of output pixels shared among threads when ``parallel``. */

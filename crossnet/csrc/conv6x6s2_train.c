@@ -47,28 +47,8 @@ typedef float cnt_v16u __attribute__((vector_size(64), aligned(4)));
 #define CNT_JMAX 3
 #endif
 
-/* ---- workspace (grow-only buffers owned by one aesara Apply node) ---- */
-typedef struct { float* p[3]; size_t n[3]; } cnt_ws;
-
-static void cnt_ws_init(cnt_ws* ws) { memset(ws, 0, sizeof(*ws)); }
-
-static void cnt_ws_free(cnt_ws* ws) {
-    for (int i = 0; i < 3; ++i) { free(ws->p[i]); ws->p[i] = NULL; ws->n[i] = 0; }
-}
-
-/* buffer i with room for n floats (+ 64 of slack for vector over-reads) */
-static float* cnt_ws_get(cnt_ws* ws, int i, size_t n) {
-    n += 64;
-    if (ws->n[i] < n) {
-        free(ws->p[i]);
-        if (posix_memalign((void**)&ws->p[i], 64, sizeof(float) * n) != 0)
-            ws->p[i] = NULL;
-        ws->n[i] = ws->p[i] ? n : 0;
-    }
-    return ws->p[i];
-}
-
-/* the AMX (bf16x3) kernels, chosen at run time where the CPU has them */
+/* the workspace (cnt_ws) and the AMX (bf16x3) kernels, chosen at run time
+   where the CPU has them */
 #include "conv6x6s2_amx.c"
 
 /* ---- packing ---------------------------------------------------------- */

@@ -23,10 +23,12 @@ Orientation: cross-correlation with ``w`` (6, 6, C, F); for a true
 convolution with a Lasagne/Theano kernel W (F, C, 6, 6) pass
 ``hwio_kernel(W, flip=True)``. Inference only (no gradient).
 """
+import os
 import zlib
 
 import numpy as np
 
+from .. import csrc
 from ..backend import at
 from ..csrc import read_source
 from aesara.graph.basic import Apply
@@ -40,7 +42,18 @@ LAYOUTS = ("nchw", "nhwc_pad2")
 # below this many multiply-adds per call a layer runs on one thread (the
 # fork/join of a parallel region costs a few microseconds)
 PARALLEL_MIN_MACS = 1 << 20
+# from this many multiply-adds per call a layer with 32k input and output
+# channels and 16k output columns runs on AMX (bf16x3, where the CPU has it
+# and ``amx``): a whole batch, not one frame (batch 1 keeps the FMA path)
+AMX_MIN_MACS = 1 << 27
 _SOURCE = "conv6x6s2_infer.c"
+_SOURCES = (_SOURCE, "conv6x6s2_amx.c")   # the first includes the second
+
+
+def amx_default():
+    """Whether the convolution Ops (inference and training) use AMX (bf16x3)
+    where the CPU has it: yes unless the environment sets ``CROSSNET_AMX=0``."""
+    return os.environ.get("CROSSNET_AMX", "1").strip() not in ("0", "no", "false", "off")
 
 
 class Conv6x6S2(OpenMPOp):
@@ -50,12 +63,15 @@ class Conv6x6S2(OpenMPOp):
     zero border of 2 for ``"nhwc_pad2"``; w (6, 6, C, F); b (F,); output
     (B, F, H', W') or (B, H' + 4, W' + 4, F) by ``out_layout``, with
     H' = (H - 2) // 2 + 1. ``leak`` is the negative slope (1.0 = linear).
-    float32 throughout.
+    float32 throughout. ``amx`` (default: on unless ``CROSSNET_AMX=0``):
+    large channels-last layers on AMX tile products where the CPU has them
+    (``AMX_MIN_MACS``; about 1e-5 relative instead of float32's 1e-7).
     """
 
-    __props__ = ("leak", "in_layout", "out_layout")
+    __props__ = ("leak", "in_layout", "out_layout", "amx")
 
-    def __init__(self, leak=0.2, in_layout="nchw", out_layout="nchw", openmp=True):
+    def __init__(self, leak=0.2, in_layout="nchw", out_layout="nchw", openmp=True,
+                 amx=None):
         for layout in (in_layout, out_layout):
             if layout not in LAYOUTS:
                 raise ValueError("layout must be one of %s, got %r" % (LAYOUTS, layout))
@@ -63,6 +79,7 @@ class Conv6x6S2(OpenMPOp):
         self.leak = float(leak)
         self.in_layout = in_layout
         self.out_layout = out_layout
+        self.amx = bool(amx_default() if amx is None else amx)
 
     def make_node(self, x, w, b):
         x = at.as_tensor_variable(x)
@@ -108,20 +125,27 @@ class Conv6x6S2(OpenMPOp):
     def c_compile_args(self, **kwargs):
         return super().c_compile_args(**kwargs) + ["-O3"]
 
+    def c_header_dirs(self, **kwargs):
+        return [csrc.HERE] + super().c_header_dirs(**kwargs)
+
     def c_code_cache_version(self):
-        return (12, self.openmp, zlib.crc32(read_source(_SOURCE).encode()))
+        return (13, self.openmp, self.amx, zlib.crc32(
+            "".join(read_source(s) for s in _SOURCES).encode()))
 
     def c_support_code(self, **kwargs):
         return read_source(_SOURCE)
 
     def c_support_code_struct(self, node, name):
-        return "float* pad_%(name)s; size_t pad_size_%(name)s;" % {"name": name}
+        return ("float* pad_%(name)s; size_t pad_size_%(name)s; cnt_ws ws_%(name)s;"
+                % {"name": name})
 
     def c_init_code_struct(self, node, name, sub):
-        return "pad_%(name)s = NULL; pad_size_%(name)s = 0;" % {"name": name}
+        return ("pad_%(name)s = NULL; pad_size_%(name)s = 0; cnt_ws_init(&ws_%(name)s);"
+                % {"name": name})
 
     def c_cleanup_code_struct(self, node, name):
-        return "free(pad_%(name)s); pad_%(name)s = NULL;" % {"name": name}
+        return ("free(pad_%(name)s); pad_%(name)s = NULL; cnt_ws_free(&ws_%(name)s);"
+                % {"name": name})
 
     def c_code(self, node, name, inputs, outputs, sub):
         x, w, b = inputs
@@ -130,7 +154,8 @@ class Conv6x6S2(OpenMPOp):
             x=x, w=w, b=b, out=out, name=name, leak=self.leak,
             fail=sub["fail"], in_nchw=int(self.in_layout == "nchw"),
             out_nchw=int(self.out_layout == "nchw"),
-            min_macs=PARALLEL_MIN_MACS, openmp=int(bool(self.openmp)))
+            min_macs=PARALLEL_MIN_MACS, openmp=int(bool(self.openmp)),
+            amx=int(self.amx and bool(self.openmp)), amx_min_macs=AMX_MIN_MACS)
 
 
 
@@ -185,10 +210,21 @@ if (ok && in_nchw) {
     xp = (const float*)PyArray_DATA(xc);
 }
 if (ok) {
-    const int par = %(openmp)d && (double)B * Ho * Wo * F * C * 36 >= %(min_macs)d;
-    cn_conv_layer(xp, B, C, H, Wd, (const float*)PyArray_DATA(wc), F,
-                  (const float*)PyArray_DATA(bc), %(leak)r,
-                  (float*)PyArray_DATA(%(out)s), out_nchw, par);
+    const double macs = (double)B * Ho * Wo * F * C * 36;
+    int done = 0;
+#if CNT_HAVE_AMX
+    if (%(amx)d && !out_nchw && macs >= %(amx_min_macs)d && H %% 2 == 0
+            && Wd %% 2 == 0 && cn_amx_fits(C, F, Wo) && cnt_amx_usable())
+        done = cn_amx_conv_nhwc(xp, B, C, H, Wd, (const float*)PyArray_DATA(wc), F,
+                                (const float*)PyArray_DATA(bc), %(leak)r,
+                                (float*)PyArray_DATA(%(out)s), &ws_%(name)s) == 0;
+#endif
+    if (!done) {
+        const int par = %(openmp)d && macs >= %(min_macs)d;
+        cn_conv_layer(xp, B, C, H, Wd, (const float*)PyArray_DATA(wc), F,
+                      (const float*)PyArray_DATA(bc), %(leak)r,
+                      (float*)PyArray_DATA(%(out)s), out_nchw, par);
+    }
 }
 Py_XDECREF(xc); Py_XDECREF(wc); Py_XDECREF(bc);
 if (!ok) { %(fail)s }

@@ -25,7 +25,6 @@ products in bf16x3 (``crossnet/csrc/conv6x6s2_amx.c``: about 1e-5 relative
 error against 1e-7 for the FMA path); other shapes and CPUs use the FMA
 path. Results stay independent of the number of threads.
 """
-import os
 import platform
 import zlib
 
@@ -37,7 +36,7 @@ from aesara.link.c.op import OpenMPOp
 
 from .. import csrc
 from ..csrc import read_source
-from .conv6x6 import correlate6x6_s2p2
+from .conv6x6 import amx_default, correlate6x6_s2p2
 
 __all__ = ["Corr6x6S2", "Corr6x6S2GradInputs", "Corr6x6S2GradWeights",
            "corr6x6s2", "corr6x6s2_grad_inputs", "corr6x6s2_grad_weights",
@@ -49,12 +48,6 @@ ISAS = ("native", "avx2", "sse")
 _ISA_FLAGS = {"native": [], "avx2": ["-mavx", "-mavx2", "-mfma"], "sse": []}
 _SOURCE = "conv6x6s2_train.c"
 _SOURCES = (_SOURCE, "conv6x6s2_amx.c")   # the first includes the second
-
-
-def amx_default():
-    """Whether the training Ops use AMX (bf16x3) where the CPU has it: yes
-    unless the environment sets ``CROSSNET_AMX=0``."""
-    return os.environ.get("CROSSNET_AMX", "1").strip() not in ("0", "no", "false", "off")
 
 
 def fits_corr6x6s2(filter_size, stride, pad, input_shape):
