@@ -227,9 +227,14 @@ def _lr_steps(options):
 
 
 def _write_report(out, s):
-    rows = [[k.replace("_", " "), "network", "%.2f" % v]
+    def chosen(name):
+        best = s["chosen_checkpoint"].get(name)
+        return ("%s update %d" % (_STAGE_NAMES.get(best["stage"], best["stage"]),
+                                  best["updates"]) if best else "-")
+
+    rows = [[k.replace("_", " "), "network", "%.2f" % v, chosen(k)]
             for k, v in s["mean_error_mm"].items()]
-    rows += [[k, "baseline", "%.2f" % v] for k, v in s["baselines_mm"].items()]
+    rows += [[k, "baseline", "%.2f" % v, "-"] for k, v in s["baselines_mm"].items()]
     u = s["budget"]["updates"]
     gan_loss = s["budget"]["options"].get("gan", {}).get(
         "generator_loss", named_schedule("paper")["gan"]["generator_loss"])
@@ -259,7 +264,11 @@ def _write_report(out, s):
         "training frames. Baselines, fitted on the same labelled frames: the "
         "constant training-mean pose, and ridge regression on raw pixels "
         "(penalty chosen on a tenth of the training frames).", "",
-        markdown_table(["method", "kind", "mean joint error (mm)"], rows), "",
+        markdown_table(["method", "kind", "mean joint error (mm)",
+                        "chosen checkpoint"], rows), "",
+        "Crossing nets' checkpoint is chosen among its 3a and 3b updates: "
+        "when it is a 3a update, the adversarial crossing stage (3b) did not "
+        "lower the validation error within its budget.", "",
         "Depth maps rendered from the held-out poses: mean |render - real| "
         "over the real hand pixels %.3f (normalised depth: -1 nearest, +1 "
         "background; 0.1 is 12.5 mm of the 250 mm cube); intersection over "
