@@ -189,43 +189,37 @@ CNT_AMX_FN static void cnt_split_pixel_pairs(const float* s, int n,
     }
 }
 
-/* even[v] = s[2 v], odd[v] = s[2 v + 1] for v < n (32-bit words) */
-CNT_AMX_FN static void cnt_deinterleave(const uint32_t* s, int n,
-                                        uint32_t* even, uint32_t* odd) {
+/* even[v] = s[2 v], odd[v] = s[2 v + 1] for v < n: 32-bit words, or with
+   `narrow` their low 16 bits (even and odd then point at uint16_t) */
+CNT_AMX_FN static void cnt_deinterleave(const uint32_t* s, int n, void* even,
+                                        void* odd, int narrow) {
     const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16,
                                         14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i io = _mm512_add_epi32(ie, _mm512_set1_epi32(1));
+    uint32_t *e32 = (uint32_t*)even, *o32 = (uint32_t*)odd;
+    uint16_t *e16 = (uint16_t*)even, *o16 = (uint16_t*)odd;
     int v = 0;
     for (; v + 16 <= n; v += 16) {
         const __m512i a = _mm512_loadu_si512(s + 2 * v);
         const __m512i b = _mm512_loadu_si512(s + 2 * v + 16);
-        _mm512_storeu_si512(even + v, _mm512_permutex2var_epi32(a, ie, b));
-        _mm512_storeu_si512(odd + v, _mm512_permutex2var_epi32(a, io, b));
+        const __m512i ev = _mm512_permutex2var_epi32(a, ie, b);
+        const __m512i ov = _mm512_permutex2var_epi32(a, io, b);
+        if (narrow) {
+            _mm256_storeu_si256((__m256i*)(e16 + v), _mm512_cvtepi32_epi16(ev));
+            _mm256_storeu_si256((__m256i*)(o16 + v), _mm512_cvtepi32_epi16(ov));
+        } else {
+            _mm512_storeu_si512(e32 + v, ev);
+            _mm512_storeu_si512(o32 + v, ov);
+        }
     }
     for (; v < n; ++v) {
-        even[v] = s[2 * v];
-        odd[v] = s[2 * v + 1];
-    }
-}
-
-/* as cnt_deinterleave, keeping the low 16 bits of each word */
-CNT_AMX_FN static void cnt_deinterleave16(const uint32_t* s, int n,
-                                          uint16_t* even, uint16_t* odd) {
-    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16,
-                                        14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i io = _mm512_add_epi32(ie, _mm512_set1_epi32(1));
-    int v = 0;
-    for (; v + 16 <= n; v += 16) {
-        const __m512i a = _mm512_loadu_si512(s + 2 * v);
-        const __m512i b = _mm512_loadu_si512(s + 2 * v + 16);
-        _mm256_storeu_si256((__m256i*)(even + v),
-                            _mm512_cvtepi32_epi16(_mm512_permutex2var_epi32(a, ie, b)));
-        _mm256_storeu_si256((__m256i*)(odd + v),
-                            _mm512_cvtepi32_epi16(_mm512_permutex2var_epi32(a, io, b)));
-    }
-    for (; v < n; ++v) {
-        even[v] = (uint16_t)s[2 * v];
-        odd[v] = (uint16_t)s[2 * v + 1];
+        if (narrow) {
+            e16[v] = (uint16_t)s[2 * v];
+            o16[v] = (uint16_t)s[2 * v + 1];
+        } else {
+            e32[v] = s[2 * v];
+            o32[v] = s[2 * v + 1];
+        }
     }
 }
 
@@ -259,8 +253,8 @@ CNT_AMX_FN static void cnt_amx_pack_pairs(const float* x, int B, int C, int H,
                 memcpy(hi + o0, th, sizeof(uint32_t) * Wv);
                 memcpy(lo + o0, tl, sizeof(uint32_t) * Wv);
             } else {                       /* pw = 0 at o0, pw = 1 a C2 plane on */
-                cnt_deinterleave(th, Wv, hi + o0, hi + o0 + C2 * plane);
-                cnt_deinterleave(tl, Wv, lo + o0, lo + o0 + C2 * plane);
+                cnt_deinterleave(th, Wv, hi + o0, hi + o0 + C2 * plane, 0);
+                cnt_deinterleave(tl, Wv, lo + o0, lo + o0 + C2 * plane, 0);
             }
         }
         free(th);
@@ -637,8 +631,8 @@ CNT_AMX_FN static int cnt_amx_grad_weights(const float* x, int B, int C, int H,
                 th[0] = th[1] = tl[0] = tl[1] = 0;
                 th[W + 2] = th[W + 3] = tl[W + 2] = tl[W + 3] = 0;
                 const size_t o = (((size_t)n * 4 + 2 * ph) * C + c) * PS + (size_t)u * Wv;
-                cnt_deinterleave16(th, Wv, xh + o, xh + o + (size_t)C * PS);
-                cnt_deinterleave16(tl, Wv, xl + o, xl + o + (size_t)C * PS);
+                cnt_deinterleave(th, Wv, xh + o, xh + o + (size_t)C * PS, 1);
+                cnt_deinterleave(tl, Wv, xl + o, xl + o + (size_t)C * PS, 1);
             }
         }
         /* dyv[n][k / 2][f] = (dy at k, dy at k + 1), k = i Wv + j; zero
