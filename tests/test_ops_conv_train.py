@@ -16,10 +16,11 @@ SHAPES = [(1, 32, 32, 8, 8), (3, 1, 32, 16, 16), (5, 32, 1, 12, 12),
           (2, 20, 40, 6, 10), (4, 3, 17, 10, 6)]
 # shapes the AMX kernels take (where the CPU has them): 16 and 8 pixels per
 # tile row, an odd number of output rows, 16 or 64 channels, rows long
-# enough for the packers' vector loops and their tails, one input channel
+# enough for the packers' vector loops and their tails, one input channel,
+# 32 and 48 output columns (the pixel-major forward's one and two tiles)
 AMX_SHAPES = [(3, 32, 32, 32, 32), (1, 32, 32, 16, 48), (2, 64, 16, 20, 16),
               (3, 32, 64, 16, 16), (2, 16, 32, 6, 68), (3, 1, 32, 16, 32),
-              (2, 1, 16, 10, 16)]
+              (2, 1, 16, 10, 16), (2, 64, 32, 6, 64), (1, 32, 64, 4, 96)]
 
 
 def _corrmm_functions():

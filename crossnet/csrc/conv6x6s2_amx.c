@@ -416,6 +416,148 @@ CNT_AMX_FN static inline void cnt_interleave(const float* a, const float* b,
     }
 }
 
+/* Forward, pixel-major (as the inference kernel of conv6x6s2_infer.c):
+     y[16 pixels][16 f] += X(t, kc)[16 pixels][32 c] W(t, kc, q)[32 c][16 f]
+   X's rows read straight from a bf16 hi/lo padded channels-last copy of x
+   (one row every 2 C elements), W as VNNI tiles; each job (one output row)
+   stores its tiles to a buffer and writes them to y's rows. C % 32 == 0,
+   F % 32 == 0, Wo % 16 == 0. ws: 0 x hi/lo, 1 weight tiles hi/lo. */
+static int cnt_amx_forward_pm_fits(int C, int F, int Wo) {
+    return C % 32 == 0 && F % 32 == 0 && Wo % 16 == 0;
+}
+
+CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
+        int W, const float* w, int F, float* y, cnt_ws* ws) {
+    const int Ho = H / 2, Wo = W / 2, Hp = H + 4, Wp = W + 4;
+    const int nkc = C / 32, nq = F / 16;
+    const size_t rowlen = (size_t)Wp * C, nx = (size_t)B * Hp * rowlen;
+    const size_t nw = (size_t)36 * nkc * nq * 512;
+    uint16_t* xh = (uint16_t*)cnt_ws_get(ws, 0, nx);        /* 2 nx uint16 */
+    uint16_t* wh = (uint16_t*)cnt_ws_get(ws, 1, nw);
+    if (!xh || !wh) return -1;
+    uint16_t *xl = xh + nx, *wl = wh + nw;
+    int failed = 0;
+    #pragma omp parallel
+    {
+        float* tmp = (float*)malloc(sizeof(float) * ((size_t)W * C + 16));
+        if (!tmp) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        #pragma omp for schedule(static)
+        for (long r = 0; r < (long)B * Hp; ++r) {
+            if (!tmp) continue;
+            const int n = r / Hp, i = r % Hp - 2;
+            uint16_t *dh = xh + (size_t)r * rowlen, *dl = xl + (size_t)r * rowlen;
+            if (i < 0 || i >= H) {
+                memset(dh, 0, 2 * rowlen);
+                memset(dl, 0, 2 * rowlen);
+                continue;
+            }
+            memset(dh, 0, 4 * (size_t)C);
+            memset(dl, 0, 4 * (size_t)C);
+            memset(dh + (size_t)(W + 2) * C, 0, 4 * (size_t)C);
+            memset(dl + (size_t)(W + 2) * C, 0, 4 * (size_t)C);
+            for (int c = 0; c < C; ++c) {        /* the row, channels-last */
+                const float* src = x + (((size_t)n * C + c) * H + i) * W;
+                for (int j = 0; j < W; ++j) tmp[(size_t)j * C + c] = src[j];
+            }
+            for (size_t k = 0; k < (size_t)W * C; k += 16) {
+                __m512i h, l;
+                cnt_split16(_mm512_loadu_ps(tmp + k), &h, &l);
+                _mm256_storeu_si256((__m256i*)(dh + 2 * C + k), _mm512_cvtepi32_epi16(h));
+                _mm256_storeu_si256((__m256i*)(dl + 2 * C + k), _mm512_cvtepi32_epi16(l));
+            }
+        }
+        free(tmp);
+    }
+    if (failed) return -1;
+    /* tile (t, kc, q)[k2][f][e] = W(t)[32 kc + 2 k2 + e][16 q + f] */
+    for (int t = 0; t < 36; ++t)
+        for (int kc = 0; kc < nkc; ++kc)
+            for (int q = 0; q < nq; ++q)
+                for (int k2 = 0; k2 < 16; ++k2)
+                    for (int f = 0; f < 16; ++f)
+                        for (int e = 0; e < 2; ++e) {
+                            const size_t at = (((size_t)t * nkc + kc) * nq + q) * 512
+                                              + (k2 * 16 + f) * 2 + e;
+                            cnt_split(w[((size_t)(16 * q + f) * C + 32 * kc + 2 * k2 + e) * 36
+                                        + t], wh + at, wl + at);
+                        }
+    const long xs = 4L * C;                /* bytes from one pixel's row to the next */
+    #pragma omp parallel
+    {
+        float* tb = (float*)malloc(sizeof(float) * 32 * 32);   /* [pixel][f] */
+        if (!tb) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        cnt_amx_config(16);
+        #pragma omp for schedule(static)
+        for (long r = 0; r < (long)B * Ho; ++r) {
+            if (!tb) continue;
+            const int n = r / Ho, i = r % Ho;
+            for (int j = 0; j < Wo; j += 32) {
+                const int two_p = Wo - j >= 32, np = two_p ? 32 : 16;
+                for (int q = 0; q < nq; q += 2) {
+                    CNT_BARRIER();
+                    _tile_zero(0);
+                    _tile_zero(1);
+                    _tile_zero(2);
+                    _tile_zero(3);
+                    for (int t = 0; t < 36; ++t) {
+                        const int kh = t / 6, kw = t % 6;
+                        const size_t xo = (((size_t)n * Hp + 2 * i + kh) * Wp
+                                           + 2 * j + kw) * C;
+                        for (int kc = 0; kc < nkc; ++kc) {
+                            const size_t wo = (((size_t)t * nkc + kc) * nq + q) * 512;
+                            _tile_loadd(4, xh + xo + 32 * kc, xs);
+                            _tile_loadd(5, xl + xo + 32 * kc, xs);
+                            _tile_loadd(6, wh + wo, 64);
+                            _tile_loadd(7, wl + wo, 64);
+                            _tile_dpbf16ps(0, 4, 6);
+                            _tile_dpbf16ps(0, 4, 7);
+                            _tile_dpbf16ps(0, 5, 6);
+                            _tile_loadd(6, wh + wo + 512, 64);
+                            _tile_loadd(7, wl + wo + 512, 64);
+                            _tile_dpbf16ps(1, 4, 6);
+                            _tile_dpbf16ps(1, 4, 7);
+                            _tile_dpbf16ps(1, 5, 6);
+                            if (two_p) {
+                                const size_t x1 = xo + (size_t)32 * C + 32 * kc;
+                                _tile_loadd(4, xh + x1, xs);
+                                _tile_loadd(5, xl + x1, xs);
+                                _tile_dpbf16ps(3, 4, 6);
+                                _tile_dpbf16ps(3, 4, 7);
+                                _tile_dpbf16ps(3, 5, 6);
+                                _tile_loadd(6, wh + wo, 64);
+                                _tile_loadd(7, wl + wo, 64);
+                                _tile_dpbf16ps(2, 4, 6);
+                                _tile_dpbf16ps(2, 4, 7);
+                                _tile_dpbf16ps(2, 5, 6);
+                            }
+                        }
+                    }
+                    _tile_stored(0, tb, 128);
+                    _tile_stored(1, tb + 16, 128);
+                    if (two_p) {
+                        _tile_stored(2, tb + 16 * 32, 128);
+                        _tile_stored(3, tb + 16 * 32 + 16, 128);
+                    }
+                    CNT_BARRIER();
+                    for (int f = 0; f < 32; ++f) {
+                        float* o = y + (((size_t)n * F + 16 * q + f) * Ho + i) * Wo + j;
+                        for (int p = 0; p < np; ++p) o[p] = tb[p * 32 + f];
+                    }
+                }
+            }
+        }
+        _tile_release();
+        free(tb);
+    }
+    return failed ? -1 : 0;
+}
+
 /* Forward with one input channel (the discriminator's first layer, and the
    input gradient of the generator's last): the 36 taps as 18 pairs, kh =
    2 a + ph, kw = 2 b + pw, where the pair (pw = 0, 1) is two neighbouring
