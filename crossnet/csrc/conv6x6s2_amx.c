@@ -416,6 +416,76 @@ CNT_AMX_FN static inline void cnt_interleave(const float* a, const float* b,
     }
 }
 
+/* Pixel-major weight tiles: tile (t, kc, q)[k2][f][e] = W(t)[32 kc + 2 k2 +
+   e][16 q + f], W(t)[c][f] = w[t ts + c cs + f fs]; C % 32 == 0, F % 16 == 0. */
+static void cnt_amx_pack_w_pm(const float* w, long ts, long cs, long fs, int C,
+                              int F, uint16_t* wh, uint16_t* wl) {
+    const int nkc = C / 32, nq = F / 16;
+    for (int t = 0; t < 36; ++t)
+        for (int kc = 0; kc < nkc; ++kc)
+            for (int q = 0; q < nq; ++q)
+                for (int k2 = 0; k2 < 16; ++k2)
+                    for (int f = 0; f < 16; ++f)
+                        for (int e = 0; e < 2; ++e) {
+                            const size_t at = (((size_t)t * nkc + kc) * nq + q) * 512
+                                              + (k2 * 16 + f) * 2 + e;
+                            cnt_split(w[t * ts + (32L * kc + 2 * k2 + e) * cs
+                                        + (16L * q + f) * fs], wh + at, wl + at);
+                        }
+}
+
+/* Pixel-major tile products (the forward pass; conv6x6s2_infer.c's large
+   layers): tiles 0 and 1 get 16 output pixels x output channels 16 q ...
+   16 q + 15 and 16 q + 16 ... 16 q + 31, tiles 2 and 3 the next 16 pixels
+   (two_p), summed over the 36 taps and the 32-channel chunks:
+     out[pixel][f] = sum_t sum_c X(t)[pixel][c] W(t)[c][f],
+   X(t)'s 16 rows read straight from the bf16 hi/lo padded channels-last
+   input (xh, xl; one row every 2 C elements), starting at x0 = tap (0, 0)
+   of the first pixel; W as cnt_amx_pack_w_pm's tiles (nq = F / 16). */
+CNT_AMX_FN static inline void cnt_amx_pm_tiles(const uint16_t* xh,
+        const uint16_t* xl, size_t x0, int Wp, int C, const uint16_t* wh,
+        const uint16_t* wl, int nq, int q, int two_p) {
+    const int nkc = C / 32;
+    const long xs = 4L * C;                /* bytes from one pixel's row to the next */
+    CNT_BARRIER();
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int t = 0; t < 36; ++t) {
+        const int kh = t / 6, kw = t % 6;
+        const size_t xo = x0 + ((size_t)kh * Wp + kw) * C;
+        for (int kc = 0; kc < nkc; ++kc) {
+            const size_t wo = (((size_t)t * nkc + kc) * nq + q) * 512;
+            _tile_loadd(4, xh + xo + 32 * kc, xs);
+            _tile_loadd(5, xl + xo + 32 * kc, xs);
+            _tile_loadd(6, wh + wo, 64);
+            _tile_loadd(7, wl + wo, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(0, 4, 7);
+            _tile_dpbf16ps(0, 5, 6);
+            _tile_loadd(6, wh + wo + 512, 64);
+            _tile_loadd(7, wl + wo + 512, 64);
+            _tile_dpbf16ps(1, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(1, 5, 6);
+            if (two_p) {
+                const size_t x1 = xo + (size_t)32 * C + 32 * kc;
+                _tile_loadd(4, xh + x1, xs);
+                _tile_loadd(5, xl + x1, xs);
+                _tile_dpbf16ps(3, 4, 6);
+                _tile_dpbf16ps(3, 4, 7);
+                _tile_dpbf16ps(3, 5, 6);
+                _tile_loadd(6, wh + wo, 64);
+                _tile_loadd(7, wl + wo, 64);
+                _tile_dpbf16ps(2, 4, 6);
+                _tile_dpbf16ps(2, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+            }
+        }
+    }
+}
+
 /* Forward, pixel-major (as the inference kernel of conv6x6s2_infer.c):
      y[16 pixels][16 f] += X(t, kc)[16 pixels][32 c] W(t, kc, q)[32 c][16 f]
    X's rows read straight from a bf16 hi/lo padded channels-last copy of x
@@ -472,19 +542,8 @@ CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
         free(tmp);
     }
     if (failed) return -1;
-    /* tile (t, kc, q)[k2][f][e] = W(t)[32 kc + 2 k2 + e][16 q + f] */
-    for (int t = 0; t < 36; ++t)
-        for (int kc = 0; kc < nkc; ++kc)
-            for (int q = 0; q < nq; ++q)
-                for (int k2 = 0; k2 < 16; ++k2)
-                    for (int f = 0; f < 16; ++f)
-                        for (int e = 0; e < 2; ++e) {
-                            const size_t at = (((size_t)t * nkc + kc) * nq + q) * 512
-                                              + (k2 * 16 + f) * 2 + e;
-                            cnt_split(w[((size_t)(16 * q + f) * C + 32 * kc + 2 * k2 + e) * 36
-                                        + t], wh + at, wl + at);
-                        }
-    const long xs = 4L * C;                /* bytes from one pixel's row to the next */
+    /* W(t)[c][f] = w[f][c][t] */
+    cnt_amx_pack_w_pm(w, 1, 36, 36L * C, C, F, wh, wl);
     #pragma omp parallel
     {
         float* tb = (float*)malloc(sizeof(float) * 32 * 32);   /* [pixel][f] */
@@ -500,44 +559,8 @@ CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
             for (int j = 0; j < Wo; j += 32) {
                 const int two_p = Wo - j >= 32, np = two_p ? 32 : 16;
                 for (int q = 0; q < nq; q += 2) {
-                    CNT_BARRIER();
-                    _tile_zero(0);
-                    _tile_zero(1);
-                    _tile_zero(2);
-                    _tile_zero(3);
-                    for (int t = 0; t < 36; ++t) {
-                        const int kh = t / 6, kw = t % 6;
-                        const size_t xo = (((size_t)n * Hp + 2 * i + kh) * Wp
-                                           + 2 * j + kw) * C;
-                        for (int kc = 0; kc < nkc; ++kc) {
-                            const size_t wo = (((size_t)t * nkc + kc) * nq + q) * 512;
-                            _tile_loadd(4, xh + xo + 32 * kc, xs);
-                            _tile_loadd(5, xl + xo + 32 * kc, xs);
-                            _tile_loadd(6, wh + wo, 64);
-                            _tile_loadd(7, wl + wo, 64);
-                            _tile_dpbf16ps(0, 4, 6);
-                            _tile_dpbf16ps(0, 4, 7);
-                            _tile_dpbf16ps(0, 5, 6);
-                            _tile_loadd(6, wh + wo + 512, 64);
-                            _tile_loadd(7, wl + wo + 512, 64);
-                            _tile_dpbf16ps(1, 4, 6);
-                            _tile_dpbf16ps(1, 4, 7);
-                            _tile_dpbf16ps(1, 5, 6);
-                            if (two_p) {
-                                const size_t x1 = xo + (size_t)32 * C + 32 * kc;
-                                _tile_loadd(4, xh + x1, xs);
-                                _tile_loadd(5, xl + x1, xs);
-                                _tile_dpbf16ps(3, 4, 6);
-                                _tile_dpbf16ps(3, 4, 7);
-                                _tile_dpbf16ps(3, 5, 6);
-                                _tile_loadd(6, wh + wo, 64);
-                                _tile_loadd(7, wl + wo, 64);
-                                _tile_dpbf16ps(2, 4, 6);
-                                _tile_dpbf16ps(2, 4, 7);
-                                _tile_dpbf16ps(2, 5, 6);
-                            }
-                        }
-                    }
+                    cnt_amx_pm_tiles(xh, xl, (((size_t)n * Hp + 2 * i) * Wp + 2 * j) * C,
+                                     Wp, C, wh, wl, nq, q, two_p);
                     _tile_stored(0, tb, 128);
                     _tile_stored(1, tb + 16, 128);
                     if (two_p) {

@@ -167,24 +167,13 @@ CNT_AMX_FN static int cn_amx_conv_nhwc(const float* xp, int B, int C, int H,
             _mm256_storeu_si256((__m256i*)(dl + k), _mm512_cvtepi32_epi16(l));
         }
     }
-    /* tile (t, kc, q)[k2][f][e] = w[t][32 kc + 2 k2 + e][16 q + f] */
-    for (int t = 0; t < 36; ++t)
-        for (int kc = 0; kc < nkc; ++kc)
-            for (int q = 0; q < nq; ++q)
-                for (int k2 = 0; k2 < 16; ++k2)
-                    for (int f = 0; f < 16; ++f)
-                        for (int e = 0; e < 2; ++e) {
-                            const size_t at = (((size_t)t * nkc + kc) * nq + q) * 512
-                                              + (k2 * 16 + f) * 2 + e;
-                            cnt_split(w[((size_t)t * C + 32 * kc + 2 * k2 + e) * F
-                                        + 16 * q + f], wh + at, wl + at);
-                        }
+    /* W(t)[c][f] = w[t][c][f] */
+    cnt_amx_pack_w_pm(w, (long)C * F, F, 1, C, F, wh, wl);
     for (int n = 0; n < B; ++n) {          /* border rows of the padded output */
         float* on = o + (size_t)n * Hq * Wq * F;
         memset(on, 0, sizeof(float) * 2 * Wq * F);
         memset(on + (size_t)(Ho + 2) * Wq * F, 0, sizeof(float) * 2 * Wq * F);
     }
-    const long xs = 4L * C;                /* bytes from one pixel's row to the next */
     const long os = 4L * F;
     #pragma omp parallel
     {
@@ -196,44 +185,8 @@ CNT_AMX_FN static int cn_amx_conv_nhwc(const float* xp, int B, int C, int H,
             for (int j = 0; j < Wo; j += 32) {
                 const int two_p = Wo - j >= 32;
                 for (int q = 0; q < nq; q += 2) {
-                    CNT_BARRIER();
-                    _tile_zero(0);
-                    _tile_zero(1);
-                    _tile_zero(2);
-                    _tile_zero(3);
-                    for (int t = 0; t < 36; ++t) {
-                        const int kh = t / 6, kw = t % 6;
-                        const size_t xo = (((size_t)n * Hp + 2 * i + kh) * Wp
-                                           + 2 * j + kw) * C;
-                        for (int kc = 0; kc < nkc; ++kc) {
-                            const size_t wo = (((size_t)t * nkc + kc) * nq + q) * 512;
-                            _tile_loadd(4, xh + xo + 32 * kc, xs);
-                            _tile_loadd(5, xl + xo + 32 * kc, xs);
-                            _tile_loadd(6, wh + wo, 64);
-                            _tile_loadd(7, wl + wo, 64);
-                            _tile_dpbf16ps(0, 4, 6);
-                            _tile_dpbf16ps(0, 4, 7);
-                            _tile_dpbf16ps(0, 5, 6);
-                            _tile_loadd(6, wh + wo + 512, 64);
-                            _tile_loadd(7, wl + wo + 512, 64);
-                            _tile_dpbf16ps(1, 4, 6);
-                            _tile_dpbf16ps(1, 4, 7);
-                            _tile_dpbf16ps(1, 5, 6);
-                            if (two_p) {
-                                const size_t x1 = xo + (size_t)32 * C + 32 * kc;
-                                _tile_loadd(4, xh + x1, xs);
-                                _tile_loadd(5, xl + x1, xs);
-                                _tile_dpbf16ps(3, 4, 6);
-                                _tile_dpbf16ps(3, 4, 7);
-                                _tile_dpbf16ps(3, 5, 6);
-                                _tile_loadd(6, wh + wo, 64);
-                                _tile_loadd(7, wl + wo, 64);
-                                _tile_dpbf16ps(2, 4, 6);
-                                _tile_dpbf16ps(2, 4, 7);
-                                _tile_dpbf16ps(2, 5, 6);
-                            }
-                        }
-                    }
+                    cnt_amx_pm_tiles(xh, xl, (((size_t)n * Hp + 2 * i) * Wp + 2 * j) * C,
+                                     Wp, C, wh, wl, nq, q, two_p);
                     float* o0 = orow + (size_t)(2 + j) * F + 16 * q;
                     _tile_stored(0, o0, os);
                     _tile_stored(1, o0 + 16, os);
