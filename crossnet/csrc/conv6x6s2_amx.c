@@ -169,17 +169,23 @@ CNT_AMX_FN static void cnt_split_row(const float* s, const float* s2, int n0,
     }
 }
 
+/* s[0 .. n) -> bf16 hi and lo arrays (vector stores); n % 16 == 0 */
+CNT_AMX_FN static void cnt_split_bf16(const float* s, size_t n, void* hi, void* lo) {
+    for (size_t k = 0; k < n; k += 16) {
+        __m512i h, l;
+        cnt_split16(_mm512_loadu_ps(s + k), &h, &l);
+        _mm256_storeu_si256((__m256i*)((uint16_t*)hi + k), _mm512_cvtepi32_epi16(h));
+        _mm256_storeu_si256((__m256i*)((uint16_t*)lo + k), _mm512_cvtepi32_epi16(l));
+    }
+}
+
 /* 2 n floats -> n words, word k = bf16(s[2 k]) | bf16(s[2 k + 1]) << 16
-   (hi and lo parts): neighbouring pixels as one pair word. */
+   (hi and lo parts): neighbouring pixels as one pair word, which is the
+   bf16 array of the floats read as 32-bit words (x86 is little-endian). */
 CNT_AMX_FN static void cnt_split_pixel_pairs(const float* s, int n,
                                              uint32_t* hi, uint32_t* lo) {
-    int k = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m512i h, l;
-        cnt_split16(_mm512_loadu_ps(s + 2 * k), &h, &l);
-        _mm256_storeu_si256((__m256i*)(hi + k), _mm512_cvtepi32_epi16(h));
-        _mm256_storeu_si256((__m256i*)(lo + k), _mm512_cvtepi32_epi16(l));
-    }
+    int k = n / 8 * 8;
+    cnt_split_bf16(s, 2 * (size_t)k, hi, lo);
     for (; k < n; ++k) {
         uint16_t h0, l0, h1, l1;
         cnt_split(s[2 * k], &h0, &l0);
@@ -532,12 +538,7 @@ CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
                 const float* src = x + (((size_t)n * C + c) * H + i) * W;
                 for (int j = 0; j < W; ++j) tmp[(size_t)j * C + c] = src[j];
             }
-            for (size_t k = 0; k < (size_t)W * C; k += 16) {
-                __m512i h, l;
-                cnt_split16(_mm512_loadu_ps(tmp + k), &h, &l);
-                _mm256_storeu_si256((__m256i*)(dh + 2 * C + k), _mm512_cvtepi32_epi16(h));
-                _mm256_storeu_si256((__m256i*)(dl + 2 * C + k), _mm512_cvtepi32_epi16(l));
-            }
+            cnt_split_bf16(tmp, (size_t)W * C, dh + 2 * C, dl + 2 * C);
         }
         free(tmp);
     }

@@ -157,16 +157,9 @@ CNT_AMX_FN static int cn_amx_conv_nhwc(const float* xp, int B, int C, int H,
     uint16_t *xl = xh + nx, *wl = wh + nw;
     const long rowlen = (long)Wp * C;                        /* a multiple of 32 */
     #pragma omp parallel for schedule(static)
-    for (long r = 0; r < (long)B * Hp; ++r) {
-        const float* src = xp + (size_t)r * rowlen;
-        uint16_t *dh = xh + (size_t)r * rowlen, *dl = xl + (size_t)r * rowlen;
-        for (long k = 0; k < rowlen; k += 16) {
-            __m512i h, l;
-            cnt_split16(_mm512_loadu_ps(src + k), &h, &l);
-            _mm256_storeu_si256((__m256i*)(dh + k), _mm512_cvtepi32_epi16(h));
-            _mm256_storeu_si256((__m256i*)(dl + k), _mm512_cvtepi32_epi16(l));
-        }
-    }
+    for (long r = 0; r < (long)B * Hp; ++r)
+        cnt_split_bf16(xp + (size_t)r * rowlen, rowlen, xh + (size_t)r * rowlen,
+                       xl + (size_t)r * rowlen);
     /* W(t)[c][f] = w[t][c][f] */
     cnt_amx_pack_w_pm(w, (long)C * F, F, 1, C, F, wh, wl);
     for (int n = 0; n < B; ++n) {          /* border rows of the padded output */

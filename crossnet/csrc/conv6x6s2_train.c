@@ -239,12 +239,14 @@ static int cnt_forward_few(const float* x, int B, int C, int H, int W,
 static int cnt_forward(const float* x, int B, int C, int H, int W,
                        const float* w, int F, float* y, cnt_ws* ws, int amx) {
 #if CNT_HAVE_AMX
-    if (amx && cnt_amx_forward_pm_fits(C, F, W / 2) && cnt_amx_usable())
-        return cnt_amx_forward_pm(x, B, C, H, W, w, F, y, ws);
-    if (amx && cnt_amx_forward_fits(C, F, W / 2) && cnt_amx_usable())
-        return cnt_amx_forward(x, B, C, H, W, w, F, y, ws);
-    if (amx && cnt_amx_forward_c1_fits(C, F, W) && cnt_amx_usable())
-        return cnt_amx_forward_c1(x, B, H, W, w, F, y, ws);
+    if (amx && cnt_amx_usable()) {
+        if (cnt_amx_forward_pm_fits(C, F, W / 2))
+            return cnt_amx_forward_pm(x, B, C, H, W, w, F, y, ws);
+        if (cnt_amx_forward_fits(C, F, W / 2))
+            return cnt_amx_forward(x, B, C, H, W, w, F, y, ws);
+        if (cnt_amx_forward_c1_fits(C, F, W))
+            return cnt_amx_forward_c1(x, B, H, W, w, F, y, ws);
+    }
 #endif
     if (C < 16) return cnt_forward_few(x, B, C, H, W, w, F, y, ws);
     const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
