@@ -14,12 +14,14 @@ from collections import OrderedDict
 
 from .checkpoint import run_has_checkpoint
 from .conventions import TEST_SEED_OFFSET
-from .training.runner import Trainer, make_config, total_updates
+from .training.runner import (Trainer, learning_rate, make_config,
+                              total_updates)
 from .training.stages import POSTERIOR_STAGES
 from .training.schedules import schedule as named_schedule
 
-__all__ = ["synthetic_caches", "ARMS", "Budget",
-           "arm_schedule", "planned_updates", "train_shared_gan", "run_arm"]
+__all__ = ["synthetic_caches", "ARMS", "Budget", "arm_schedule",
+           "crossing_head_lr_steps", "planned_updates", "train_shared_gan",
+           "run_arm"]
 
 
 class Budget(object):
@@ -67,6 +69,15 @@ ARMS = OrderedDict([
     ("D crossing nets, all frames", dict(
         stages=["vae", "align", "cross"], gan="shared",
         parts=["generator", "discriminator"], unlabelled_depth=True)),
+    # A and B with the learning rate the crossing arms' posterior head gets
+    # at each of its updates (3a's, then 3b's): separates the learning rate
+    # from what stages 3a/3b add.
+    ("E supervised, scratch, 3a/3b learning rates", dict(
+        stages=["vae", "supervised"], gan=None, unlabelled_depth=False,
+        head_lr="crossing")),
+    ("F supervised, GAN-pretrained D, 3a/3b learning rates", dict(
+        stages=["vae", "supervised"], gan="shared", parts=["discriminator"],
+        unlabelled_depth=False, head_lr="crossing")),
     ("smoothness, no adversarial 3b", dict(
         stages=["vae", "align", "cross"], gan="shared",
         parts=["generator", "discriminator"], unlabelled_depth=True,
@@ -84,15 +95,38 @@ def _budget_entry(stage, budget):
     return entry
 
 
+def crossing_head_lr_steps(budget):
+    """[[first update, lr], ...]: the learning rate of the crossing arms'
+    posterior head at each of its updates, 3a's schedule for the first
+    ``align`` updates, then 3b's (with their decays, if any)."""
+    steps, offset = [], 0
+    for stage in ("align", "cross"):
+        entry = _budget_entry(stage, budget)
+        n = entry["updates"]
+        every = entry.get("decay_every", n) if "lr_decay" in entry else n
+        for first in range(0, n, max(every, 1)):
+            steps.append([offset + first, float(
+                learning_rate(entry, first))])
+        offset += n
+    return steps
+
+
 def arm_schedule(arm, budget, latent="sample"):
     """The schedule of the stages an arm trains itself (see
-    :func:`_budget_entry`), with the arm's stage options."""
+    :func:`_budget_entry`), with the arm's stage options; an arm with
+    ``head_lr='crossing'`` runs its supervised stage at
+    :func:`crossing_head_lr_steps`."""
     spec = ARMS[arm]
     out = {}
     for stage in spec["stages"]:
         entry = _budget_entry(stage, budget)
         if stage in POSTERIOR_STAGES:
             entry["latent"] = latent
+        if stage == "supervised" and spec.get("head_lr") == "crossing":
+            steps = crossing_head_lr_steps(budget)
+            entry.update(lr=steps[0][1], lr_steps=steps)
+            for k in ("lr_decay", "decay_every"):
+                entry.pop(k, None)
         entry.update(spec.get("options", {}).get(stage, {}))
         out[stage] = entry
     return out

@@ -9,7 +9,9 @@ posterior head gets as many updates in every arm):
   terms (D step L_pos + L_smo, G step L_recons + L_smo): the shared latent
   space and the smoothness prior, with the GAN trained but not played on
   during crossing;
-* full crossing: 3a and the whole 3b (arm D).
+* full crossing: 3a and the whole 3b (arm D);
+* the first two again at the learning rate the crossing arms' posterior
+  head gets at each update (3a's, then 3b's; arms E and F).
 
 Each arm chooses its checkpoint on a labelled validation split and is
 evaluated with population batch-norm statistics; the constant pose and
@@ -35,6 +37,10 @@ VARIANTS = [
     ("+ GAN-pretrained features", "B supervised, GAN-pretrained D"),
     ("+ smoothness", "smoothness, no adversarial 3b"),
     ("full crossing", "D crossing nets, all frames"),
+    # the first two at the crossing head's learning rates (3a's, then 3b's)
+    ("posterior alone, 3a/3b lr", "E supervised, scratch, 3a/3b learning rates"),
+    ("+ GAN-pretrained features, 3a/3b lr",
+     "F supervised, GAN-pretrained D, 3a/3b learning rates"),
 ]
 
 

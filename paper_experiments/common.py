@@ -66,7 +66,11 @@ def add_training_arguments(parser):
 # 10.2 mm after 3,000 updates, 6.7 after 12,000, 6.8 after 24,000; with
 # 4,500 poses 4.7 after 12,000). Its GAN uses the paper's -log D generator
 # loss, as the demo does (crossnet.demo: the release's feature matching
-# draws blobs at a few hundred updates).
+# draws blobs at a few hundred updates). GAN 1,500 and 3a 600 updates with
+# its learning rate a tenth after 400 (was GAN 400, 3a 250 until the
+# twelfth session): the demo's tuning on validation frames found the GAN
+# draws arms with finger stubs by 1,500 updates, and that 3a keeps
+# improving with a late learning-rate step.
 SCALES = {
     "quick": dict(train=600, test=150, size=64, validation_fraction=0.1,
                   validate_every=10, fractions=[0.1, 1.0],
@@ -76,10 +80,12 @@ SCALES = {
     "standard": dict(train=3000, test=1000, size=64, validation_fraction=0.1,
                      validate_every=50, fractions=[0.05, 0.1, 0.25, 1.0],
                      seeds_lowest=3, seeds_other=1,
-                     updates={"vae": 12000, "gan": 400, "align": 250,
+                     updates={"vae": 12000, "gan": 1500, "align": 600,
                               "cross": 150},
                      batch_size={"default": 50, "vae": 100},
-                     options={"gan": {"generator_loss": "logd"}}),
+                     options={"gan": {"generator_loss": "logd"},
+                              "align": {"lr_decay": 0.1,
+                                        "decay_every": 400}}),
 }
 FULL = dict(validation_fraction=0.05, validate_every=500,
             fractions=[0.01, 0.05, 0.1, 0.25, 0.5, 1.0], seeds_lowest=3,

@@ -5,7 +5,10 @@ at equal budgets (updates per stage, crossnet.pipeline), several seeds:
 * (A) supervised from scratch: D conv1-2 + posterior head on L_pos;
 * (B) supervised from the GAN-pretrained D (GAN trained on all frames);
 * (C) Crossing Nets with only the labelled frames (GAN and 3b too);
-* (D) Crossing Nets with all frames (the paper's semi-supervised claim).
+* (D) Crossing Nets with all frames (the paper's semi-supervised claim);
+* (E), (F): A and B at the learning rate the crossing arms' posterior head
+  gets at each update (3a's, then 3b's), so that the learning rate is not
+  what separates supervised from crossing.
 
 Beside them: the constant training-mean pose and ridge regression on
 pixels, fitted on the same labelled frames. Every arm chooses its checkpoint
@@ -31,7 +34,9 @@ from common import (add_common_arguments, add_training_arguments,
                     write_json, write_text)
 
 ARMS = ["A supervised, scratch", "B supervised, GAN-pretrained D",
-        "C crossing nets, labelled frames only", "D crossing nets, all frames"]
+        "C crossing nets, labelled frames only", "D crossing nets, all frames",
+        "E supervised, scratch, 3a/3b learning rates",
+        "F supervised, GAN-pretrained D, 3a/3b learning rates"]
 BASELINES = ["constant pose", "ridge on pixels"]
 
 
@@ -61,7 +66,7 @@ def plot(fractions, table, path):
             if table[f].get(name):
                 m, s, _ = summarise(table[f][name])
                 # small offsets keep the error bars apart
-                xs.append(100 * f * (1 + 0.03 * (k - 3)))
+                xs.append(100 * f * (1 + 0.025 * (k - 4)))
                 ys.append(m)
                 es.append(s)
         style = "--" if name in BASELINES else "-"

@@ -55,8 +55,10 @@ def test_standard_scale_budget_carries_its_gan_loss():
     budget = Budget(st["updates"], st["batch_size"], st.get("options"))
     assert arm_schedule("C crossing nets, labelled frames only",
                         budget)["gan"]["generator_loss"] == "logd"
-    assert "stage options {'gan': {'generator_loss': 'logd'}}." in \
-        describe_budget(budget)
+    assert arm_schedule("D crossing nets, all frames",
+                        budget)["align"]["lr_decay"] == 0.1
+    assert "stage options {'gan': {'generator_loss': 'logd'}, 'align': " \
+        "{'lr_decay': 0.1, 'decay_every': 400}}." in describe_budget(budget)
 
 
 def test_every_arm_gets_the_same_budget():
@@ -97,7 +99,9 @@ def test_ablation_quick(tmp_path):
     res = out["results"]
     assert [r["name"] for r in res] == ["posterior alone",
                                         "+ GAN-pretrained features",
-                                        "+ smoothness", "full crossing"]
+                                        "+ smoothness", "full crossing",
+                                        "posterior alone, 3a/3b lr",
+                                        "+ GAN-pretrained features, 3a/3b lr"]
     _check_runs_met_their_budgets(res)
     assert set(out["baselines"]) == {"constant pose", "ridge on pixels"}
     assert (tmp_path / "ablation_success.png").stat().st_size > 0
@@ -114,7 +118,10 @@ def test_semi_supervised_quick(tmp_path):
                                  "A supervised, scratch",
                                  "B supervised, GAN-pretrained D",
                                  "C crossing nets, labelled frames only",
-                                 "D crossing nets, all frames"}
+                                 "D crossing nets, all frames",
+                                 "E supervised, scratch, 3a/3b learning rates",
+                                 "F supervised, GAN-pretrained D, 3a/3b "
+                                 "learning rates"}
     assert "C crossing nets, labelled frames only" not in table["1.0"]
     _check_runs_met_their_budgets(res["runs"])
     # 10 % of the 540 training frames are labelled

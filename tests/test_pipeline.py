@@ -36,3 +36,25 @@ def test_budget_rejects_missing_stages_and_options_for_unknown_stages():
         Budget({"vae": 1, "gan": 1, "align": 1}, {})
     with pytest.raises(ValueError, match="unknown stages gna"):
         Budget(UPDATES, {}, options={"gna": {"lr": 1}})
+
+
+def test_supervised_arms_at_the_crossing_heads_learning_rates():
+    """Arms E and F: at every update the supervised stage's learning rate is
+    the one the crossing arms' posterior head has at that update (3a's
+    schedule with its decay, then 3b's); A and B keep the paper's."""
+    from crossnet.training.runner import learning_rate
+    b = Budget(UPDATES, {}, options={"align": {"lr_decay": 0.1,
+                                               "decay_every": 8}})
+    crossing = arm_schedule("D crossing nets, all frames", b)
+    for arm in ("E supervised, scratch, 3a/3b learning rates",
+                "F supervised, GAN-pretrained D, 3a/3b learning rates"):
+        sup = arm_schedule(arm, b)["supervised"]
+        assert sup["updates"] == 30
+        got = [learning_rate(sup, u) for u in range(30)]
+        want = ([learning_rate(crossing["align"], u) for u in range(20)]
+                + [learning_rate(crossing["cross"], u) for u in range(10)])
+        assert got == pytest.approx(want, rel=1e-12)
+        assert got[0] == pytest.approx(1e-2) and got[8] == pytest.approx(1e-3)
+        assert got[16] == pytest.approx(1e-4) and got[20] == pytest.approx(1e-3)
+    plain = arm_schedule("A supervised, scratch", b)["supervised"]
+    assert {learning_rate(plain, u) for u in range(30)} == {1e-3}

@@ -64,6 +64,31 @@ def test_resume_after_interruption_gives_the_same_parameters(tiny_h5, tmp_path):
     assert all(np.isfinite(list(e["losses"].values())).all() for e in log)
 
 
+def test_learning_rate_follows_steps_or_decay():
+    from crossnet.training.runner import learning_rate
+    assert learning_rate({"lr": 0.1}, 99) == 0.1
+    decay = {"lr": 0.1, "lr_decay": 0.5, "decay_every": 3}
+    assert [learning_rate(decay, u) for u in range(7)] == pytest.approx(
+        [0.1] * 3 + [0.05] * 3 + [0.025])
+    steps = {"lr": 0.1, "lr_steps": [[4, 0.01], [0, 0.1]], "lr_decay": 0.5,
+             "decay_every": 1}      # steps win over the decay
+    assert [learning_rate(steps, u) for u in range(6)] == [0.1] * 4 + [0.01] * 2
+    with pytest.raises(ValueError, match="no step at or before update 0"):
+        learning_rate({"lr": 0.1, "lr_steps": [[2, 0.01]]}, 0)
+
+
+def test_trainer_applies_learning_rate_steps(tiny_h5, tmp_path):
+    cfg = _config(tiny_h5, stages=("vae",))
+    cfg["schedule"]["vae"].update(lr_steps=[[0, 1e-3], [4, 2e-4]])
+    seen = []
+
+    def record(trainer, stage, epoch, batch):
+        seen.append(float(trainer._stage_objs[stage].lr.get_value()))
+    Trainer(cfg, str(tmp_path / "run"), progress=False, on_batch=record).run()
+    assert len(seen) == 6          # 2 epochs of 24 frames, batch 8
+    assert seen == pytest.approx([1e-3] * 4 + [2e-4] * 2)
+
+
 def test_labelled_fraction_hides_labels(tiny_h5):
     data = runner.TrainingData(tiny_h5, "synthetic", labelled_fraction=0.25, seed=1)
     assert len(data.labelled) == 6

@@ -44,7 +44,7 @@ from .schedules import STAGE_SETS, schedule as named_schedule
 
 __all__ = ["Trainer", "TrainingError", "TrainingInterrupted",
            "AbortedWithoutSaving", "make_config",
-           "TrainingData", "read_log", "total_updates"]
+           "TrainingData", "learning_rate", "read_log", "total_updates"]
 
 # frames whose depth maps (and, for Ali and the generator, pose latents)
 # give the population batch-norm statistics: a fixed seeded subset of the
@@ -196,6 +196,26 @@ class TrainingData(object):
         """Labelled poses (N_l, J, 3), e.g. for the PCA initialisation."""
         return self.read(self.labelled)["pose"]
 
+
+
+def learning_rate(sched, updates):
+    """A stage's learning rate before its update number ``updates`` (0 for
+    the first): ``lr_steps`` [[first update, lr], ...] if given, else
+    ``lr`` times ``lr_decay`` every ``decay_every`` updates (if given),
+    else ``lr``."""
+    if "lr_steps" in sched:
+        lr = None
+        for first, value in sorted(sched["lr_steps"]):
+            if first <= updates:
+                lr = value
+        if lr is None:
+            raise ValueError("lr_steps %r has no step at or before update %d"
+                             % (sched["lr_steps"], updates))
+        return float(lr)
+    lr = sched["lr"]
+    if "lr_decay" in sched:
+        lr *= sched["lr_decay"] ** (updates // sched["decay_every"])
+    return lr
 
 class Trainer(object):
     """Runs the configured stages on one network, writing to ``run_dir``.
@@ -631,11 +651,8 @@ class Trainer(object):
                 "lr": float(stage.lr.get_value())}
 
     def _set_lr(self, stage, sched):
-        lr = sched["lr"]
-        if "lr_decay" in sched:
-            lr *= sched["lr_decay"] ** (self.state["updates"].get(stage.name, 0)
-                                        // sched["decay_every"])
-        stage.lr.set_value(np.float32(lr))
+        updates = self.state["updates"].get(stage.name, 0)
+        stage.lr.set_value(np.float32(learning_rate(sched, updates)))
 
     def _log_epoch(self, entry):
         with open(os.path.join(self.run_dir, ckpt.RUN_LOG), "a") as fh:
