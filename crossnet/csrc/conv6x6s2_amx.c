@@ -179,6 +179,36 @@ CNT_AMX_FN static void cnt_split_bf16(const float* s, size_t n, void* hi, void* 
     }
 }
 
+/* 16 x 16 floats: out[j os + i] = in[i is + j] for i, j < 16 (in
+   registers: pairs of rows, then of 64-bit halves, then of 128-bit lanes) */
+CNT_AMX_FN static inline void cnt_transpose16(const float* in, long is,
+                                              float* out, long os) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(in + i * is);
+    for (int i = 0; i < 16; i += 2) {   /* lane L: r_i[4L], r_i+1[4L], ... */
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {   /* r[i + k] lane L: column 4 L + k */
+        const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+        const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int k = 0; k < 4; ++k) {       /* columns k, 4 + k, 8 + k, 12 + k */
+        const __m512 u0 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x44);
+        const __m512 u1 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xEE);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x44);
+        const __m512 u3 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xEE);
+        _mm512_storeu_ps(out + k * os, _mm512_shuffle_f32x4(u0, u2, 0x88));
+        _mm512_storeu_ps(out + (4 + k) * os, _mm512_shuffle_f32x4(u0, u2, 0xDD));
+        _mm512_storeu_ps(out + (8 + k) * os, _mm512_shuffle_f32x4(u1, u3, 0x88));
+        _mm512_storeu_ps(out + (12 + k) * os, _mm512_shuffle_f32x4(u1, u3, 0xDD));
+    }
+}
+
 /* 2 n floats -> n words, word k = bf16(s[2 k]) | bf16(s[2 k + 1]) << 16
    (hi and lo parts): neighbouring pixels as one pair word, which is the
    bf16 array of the floats read as 32-bit words (x86 is little-endian). */
@@ -534,10 +564,10 @@ CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
             memset(dl, 0, 4 * (size_t)C);
             memset(dh + (size_t)(W + 2) * C, 0, 4 * (size_t)C);
             memset(dl + (size_t)(W + 2) * C, 0, 4 * (size_t)C);
-            for (int c = 0; c < C; ++c) {        /* the row, channels-last */
-                const float* src = x + (((size_t)n * C + c) * H + i) * W;
-                for (int j = 0; j < W; ++j) tmp[(size_t)j * C + c] = src[j];
-            }
+            for (int c = 0; c < C; c += 16)      /* the row, channels-last */
+                for (int j = 0; j < W; j += 16)
+                    cnt_transpose16(x + (((size_t)n * C + c) * H + i) * W + j,
+                                    (long)H * W, tmp + (size_t)j * C + c, C);
             cnt_split_bf16(tmp, (size_t)W * C, dh + 2 * C, dl + 2 * C);
         }
         free(tmp);
@@ -569,10 +599,11 @@ CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
                         _tile_stored(3, tb + 16 * 32 + 16, 128);
                     }
                     CNT_BARRIER();
-                    for (int f = 0; f < 32; ++f) {
-                        float* o = y + (((size_t)n * F + 16 * q + f) * Ho + i) * Wo + j;
-                        for (int p = 0; p < np; ++p) o[p] = tb[p * 32 + f];
-                    }
+                    for (int pb = 0; pb < np; pb += 16)   /* [pixel][f] -> y rows */
+                        for (int fb = 0; fb < 32; fb += 16)
+                            cnt_transpose16(tb + pb * 32 + fb, 32,
+                                            y + (((size_t)n * F + 16 * q + fb) * Ho + i)
+                                                * Wo + j + pb, (long)Ho * Wo);
                 }
             }
         }
