@@ -17,10 +17,13 @@ SHAPES = [(1, 32, 32, 8, 8), (3, 1, 32, 16, 16), (5, 32, 1, 12, 12),
 # shapes the AMX kernels take (where the CPU has them): 16 and 8 pixels per
 # tile row, an odd number of output rows, 16 or 64 channels, rows long
 # enough for the packers' vector loops and their tails, one input channel,
-# 32 and 48 output columns (the pixel-major forward's one and two tiles)
+# 32 and 48 output columns (the pixel-major forward's one and two tiles),
+# one-channel input gradients over 16, 48 and 80 columns (one, three and
+# four + one groups of 16 pixels)
 AMX_SHAPES = [(3, 32, 32, 32, 32), (1, 32, 32, 16, 48), (2, 64, 16, 20, 16),
               (3, 32, 64, 16, 16), (2, 16, 32, 6, 68), (3, 1, 32, 16, 32),
-              (2, 1, 16, 10, 16), (2, 64, 32, 6, 64), (1, 32, 64, 4, 96)]
+              (2, 1, 16, 10, 16), (2, 64, 32, 6, 64), (1, 32, 64, 4, 96),
+              (1, 1, 64, 8, 96), (2, 1, 32, 6, 160)]
 
 
 def _corrmm_functions():

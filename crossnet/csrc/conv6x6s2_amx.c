@@ -532,16 +532,12 @@ static int cnt_amx_forward_pm_fits(int C, int F, int Wo) {
     return C % 32 == 0 && F % 32 == 0 && Wo % 16 == 0;
 }
 
-CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
-        int W, const float* w, int F, float* y, cnt_ws* ws) {
-    const int Ho = H / 2, Wo = W / 2, Hp = H + 4, Wp = W + 4;
-    const int nkc = C / 32, nq = F / 16;
-    const size_t rowlen = (size_t)Wp * C, nx = (size_t)B * Hp * rowlen;
-    const size_t nw = (size_t)36 * nkc * nq * 512;
-    uint16_t* xh = (uint16_t*)cnt_ws_get(ws, 0, nx);        /* 2 nx uint16 */
-    uint16_t* wh = (uint16_t*)cnt_ws_get(ws, 1, nw);
-    if (!xh || !wh) return -1;
-    uint16_t *xl = xh + nx, *wl = wh + nw;
+/* (B, C, H, W) float -> bf16 hi/lo padded channels-last (B, H + 2 p,
+   W + 2 p, C), zero border; C % 16 == 0, W % 16 == 0.  -1: out of memory. */
+CNT_AMX_FN static int cnt_pack_cl_bf16(const float* x, int B, int C, int H,
+        int W, int p, uint16_t* xh, uint16_t* xl) {
+    const int Hp = H + 2 * p, Wp = W + 2 * p;
+    const size_t rowlen = (size_t)Wp * C;
     int failed = 0;
     #pragma omp parallel
     {
@@ -553,25 +549,39 @@ CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
         #pragma omp for schedule(static)
         for (long r = 0; r < (long)B * Hp; ++r) {
             if (!tmp) continue;
-            const int n = r / Hp, i = r % Hp - 2;
+            const int n = r / Hp, i = r % Hp - p;
             uint16_t *dh = xh + (size_t)r * rowlen, *dl = xl + (size_t)r * rowlen;
             if (i < 0 || i >= H) {
                 memset(dh, 0, 2 * rowlen);
                 memset(dl, 0, 2 * rowlen);
                 continue;
             }
-            memset(dh, 0, 4 * (size_t)C);
-            memset(dl, 0, 4 * (size_t)C);
-            memset(dh + (size_t)(W + 2) * C, 0, 4 * (size_t)C);
-            memset(dl + (size_t)(W + 2) * C, 0, 4 * (size_t)C);
+            memset(dh, 0, 2 * (size_t)p * C);
+            memset(dl, 0, 2 * (size_t)p * C);
+            memset(dh + (size_t)(W + p) * C, 0, 2 * (size_t)p * C);
+            memset(dl + (size_t)(W + p) * C, 0, 2 * (size_t)p * C);
             for (int c = 0; c < C; c += 16)      /* the row, channels-last */
                 for (int j = 0; j < W; j += 16)
                     cnt_transpose16(x + (((size_t)n * C + c) * H + i) * W + j,
                                     (long)H * W, tmp + (size_t)j * C + c, C);
-            cnt_split_bf16(tmp, (size_t)W * C, dh + 2 * C, dl + 2 * C);
+            cnt_split_bf16(tmp, (size_t)W * C, dh + (size_t)p * C, dl + (size_t)p * C);
         }
         free(tmp);
     }
+    return failed ? -1 : 0;
+}
+
+CNT_AMX_FN static int cnt_amx_forward_pm(const float* x, int B, int C, int H,
+        int W, const float* w, int F, float* y, cnt_ws* ws) {
+    const int Ho = H / 2, Wo = W / 2, Hp = H + 4, Wp = W + 4;
+    const int nkc = C / 32, nq = F / 16;
+    const size_t nx = (size_t)B * Hp * Wp * C;
+    const size_t nw = (size_t)36 * nkc * nq * 512;
+    uint16_t* xh = (uint16_t*)cnt_ws_get(ws, 0, nx);        /* 2 nx uint16 */
+    uint16_t* wh = (uint16_t*)cnt_ws_get(ws, 1, nw);
+    if (!xh || !wh) return -1;
+    uint16_t *xl = xh + nx, *wl = wh + nw;
+    int failed = cnt_pack_cl_bf16(x, B, C, H, W, 2, xh, xl);
     if (failed) return -1;
     /* W(t)[c][f] = w[f][c][t] */
     cnt_amx_pack_w_pm(w, 1, 36, 36L * C, C, F, wh, wl);
@@ -711,6 +721,103 @@ CNT_AMX_FN static int cnt_amx_forward_c1(const float* x, int B, int H, int W,
     }
     return failed ? -1 : 0;
 }
+
+/* Input gradient with one output channel (the generator's last layer): the
+   four parity outputs, dx[2 a + pi][2 b + pj] = sum_(r, s < 3) sum_f
+   dy[f][a + r - 1][b + s - 1] w[f][0][pi + 4 - 2 r][pj + 4 - 2 s], as four
+   columns n = 2 pi + pj of one pixel-major tile product:
+     out[16 pixels][n] += X(r, s, kc)[16 pixels][32 f] W(r, s, kc)[32 f][n]
+   X's rows read straight from a bf16 hi/lo copy of dy, padded by 1,
+   channels-last (one pixel every F elements); W as VNNI tiles whose
+   columns 4-15 are zero. Up to four groups of 16 pixels of a row share
+   each weight tile (tiles 0-3). F % 32 == 0, Wo % 16 == 0.
+   ws: 0 dy hi/lo, 1 weight tiles hi/lo. */
+static int cnt_amx_grad_input_c1_fits(int F, int C, int Wo) {
+    return C == 1 && F % 32 == 0 && Wo % 16 == 0;
+}
+
+#define CNT_C1_GROUP(g)                                                     \
+    if (ng > g) {                                                           \
+        _tile_loadd(4, dh + xo + (size_t)16 * g * F, 2L * F);               \
+        _tile_loadd(5, dl + xo + (size_t)16 * g * F, 2L * F);               \
+        _tile_dpbf16ps(g, 4, 6);                                            \
+        _tile_dpbf16ps(g, 4, 7);                                            \
+        _tile_dpbf16ps(g, 5, 6);                                            \
+    }
+
+CNT_AMX_FN static int cnt_amx_grad_input_c1(const float* dy, int B, int F,
+        int Ho, int Wo, const float* w, float* dx, cnt_ws* ws) {
+    const int W = 2 * Wo, Hp = Ho + 2, Wp = Wo + 2, nkc = F / 32;
+    const size_t nd = (size_t)B * Hp * Wp * F, nw = (size_t)9 * nkc * 512;
+    uint16_t* dh = (uint16_t*)cnt_ws_get(ws, 0, nd);        /* 2 nd uint16 */
+    uint16_t* wh = (uint16_t*)cnt_ws_get(ws, 1, nw);
+    if (!dh || !wh) return -1;
+    uint16_t *dl = dh + nd, *wl = wh + nw;
+    if (cnt_pack_cl_bf16(dy, B, F, Ho, Wo, 1, dh, dl)) return -1;
+    /* tile (t = 3 r + s, kc)[k2][n][e] = w[32 kc + 2 k2 + e][0][pi + 4 - 2 r][pj + 4 - 2 s] */
+    memset(wh, 0, sizeof(uint16_t) * 2 * nw);
+    for (int t = 0; t < 9; ++t)
+        for (int kc = 0; kc < nkc; ++kc)
+            for (int k2 = 0; k2 < 16; ++k2)
+                for (int n = 0; n < 4; ++n)
+                    for (int e = 0; e < 2; ++e) {
+                        const int f = 32 * kc + 2 * k2 + e, pi = n / 2, pj = n % 2;
+                        const size_t at = ((size_t)t * nkc + kc) * 512 + (k2 * 16 + n) * 2 + e;
+                        cnt_split(w[(size_t)f * 36 + (pi + 4 - 2 * (t / 3)) * 6
+                                    + pj + 4 - 2 * (t % 3)], wh + at, wl + at);
+                    }
+    int failed = 0;
+    #pragma omp parallel
+    {
+        float* tb = (float*)malloc(sizeof(float) * 4 * 256);    /* [group][pixel][n] */
+        if (!tb) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        cnt_amx_config(16);
+        #pragma omp for schedule(static)
+        for (long r = 0; r < (long)B * Ho; ++r) {
+            if (!tb) continue;
+            const int n = r / Ho, a = r % Ho;
+            for (int b0 = 0; b0 < Wo; b0 += 64) {
+                const int ng = (Wo - b0) / 16 < 4 ? (Wo - b0) / 16 : 4;
+                CNT_BARRIER();
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+                for (int t = 0; t < 9; ++t)
+                    for (int kc = 0; kc < nkc; ++kc) {
+                        const size_t wo = ((size_t)t * nkc + kc) * 512;
+                        const size_t xo = (((size_t)n * Hp + a + t / 3) * Wp + b0 + t % 3) * F
+                                          + 32 * kc;
+                        _tile_loadd(6, wh + wo, 64);
+                        _tile_loadd(7, wl + wo, 64);
+                        CNT_C1_GROUP(0)
+                        CNT_C1_GROUP(1)
+                        CNT_C1_GROUP(2)
+                        CNT_C1_GROUP(3)
+                    }
+                _tile_stored(0, tb, 64);
+                if (ng > 1) _tile_stored(1, tb + 256, 64);
+                if (ng > 2) _tile_stored(2, tb + 512, 64);
+                if (ng > 3) _tile_stored(3, tb + 768, 64);
+                CNT_BARRIER();
+                for (int pi = 0; pi < 2; ++pi) {
+                    float* o = dx + ((size_t)n * 2 * Ho + 2 * a + pi) * W + 2 * b0;
+                    for (int p = 0; p < 16 * ng; ++p) {
+                        o[2 * p] = tb[p * 16 + 2 * pi];
+                        o[2 * p + 1] = tb[p * 16 + 2 * pi + 1];
+                    }
+                }
+            }
+        }
+        _tile_release();
+        free(tb);
+    }
+    return failed ? -1 : 0;
+}
+#undef CNT_C1_GROUP
 
 /* Input gradient: F % 32 == 0, C % 16 == 0, Wo % 8 == 0.
    ws: 0 dy pair planes hi/lo, 1 weight tiles hi/lo (parity-major, 9 taps

@@ -278,8 +278,12 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
 static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
                           const float* w, int C, float* dx, cnt_ws* ws, int amx) {
 #if CNT_HAVE_AMX
-    if (amx && cnt_amx_grad_input_fits(F, C, Wo) && cnt_amx_usable())
-        return cnt_amx_grad_input(dy, B, F, Ho, Wo, w, C, dx, ws);
+    if (amx && cnt_amx_usable()) {
+        if (cnt_amx_grad_input_fits(F, C, Wo))
+            return cnt_amx_grad_input(dy, B, F, Ho, Wo, w, C, dx, ws);
+        if (cnt_amx_grad_input_c1_fits(F, C, Wo))
+            return cnt_amx_grad_input_c1(dy, B, F, Ho, Wo, w, dx, ws);
+    }
 #endif
     const int H = 2 * Ho, W = 2 * Wo, Hq = Ho + 2, Wq = Wo + 2;
     if (C >= 16) {
