@@ -77,6 +77,24 @@ def test_layer_equals_aesaras_graph_with_gradients_and_running_averages(leak):
         _close(a, b)
 
 
+def test_statistics_in_one_pass_do_not_cancel():
+    """Mean far from zero, and an outlier as the channel's first value: the
+    one-pass statistics stay at float32 accuracy (a sum of squares minus
+    the squared mean would lose the variance of 1e3 + N(0, 1))."""
+    x = at.tensor4()
+    f = aesara.function([x], BatchStats(epsilon=1e-4)(x))
+    rng = np.random.RandomState(0)
+    offset = 1e3 + rng.randn(6, 3, 17, 35)
+    outlier = rng.randn(6, 3, 17, 35)
+    outlier[0, :, 0, 0] = 1e3
+    for X in (offset.astype("float32"), outlier.astype("float32")):
+        mean, inv_std = f(X)
+        x64 = X.astype("float64")
+        np.testing.assert_allclose(mean, x64.mean((0, 2, 3)), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(inv_std, 1 / np.sqrt(x64.var((0, 2, 3)) + 1e-4),
+                                   rtol=1e-5)
+
+
 def test_stats_grad_accumulates_into_base():
     rng = np.random.RandomState(6)
     x_v = rng.randn(3, 4, 5, 6).astype("float32")

@@ -8,7 +8,8 @@
  *              dmean = -gamma inv_std sum g',  dinv_std = gamma sum g' (x - mean),
  *              dgamma = inv_std sum g' (x - mean),  dbeta = sum g'
  *   stats grad: dx = gmean / N - ginv_std inv_std^3 (x - mean) / N
- * with N = B H W. Sums are over one channel, in blocks of 256 floats
+ * with N = B H W; the statistics in one pass over x (moments of blocks
+ * merged, cnb_plane_moments). Sums are over one channel, in blocks of 256 floats
  * (vectorised) added in double, in a fixed order, one channel per OpenMP
  * iteration: the results do not depend on the number
  * of threads. Elementwise passes run in parallel over (image, channel) planes.
@@ -20,40 +21,40 @@
 /* sum over blocks of CNB_BLOCK floats (vectorised, in float), then in double */
 #define CNB_BLOCK 256
 
-/* sum of p[i] (squared = 0) or of (p[i] - shift)^2 (squared = 1) */
-static double cnb_plane_sum(const float* p, long P, float shift, int squared) {
-    double s = 0.0;
+/* Running (count, mean, sum of squared deviations) of one channel, merged
+   block by block (Chan, Golub and LeVeque): each block of CNB_BLOCK floats
+   is summed, then centred on its own mean while it is in L1, so x is read
+   from memory once and nothing cancels. */
+static void cnb_plane_moments(const float* p, long P, double* cnt, double* mean,
+                              double* m2) {
     for (long i0 = 0; i0 < P; i0 += CNB_BLOCK) {
         const long i1 = i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P;
-        float part = 0.0f;
-        if (squared) {
-            #pragma omp simd reduction(+:part)
-            for (long i = i0; i < i1; ++i) {
-                const float d = p[i] - shift;
-                part += d * d;
-            }
-        } else {
-            #pragma omp simd reduction(+:part)
-            for (long i = i0; i < i1; ++i) part += p[i];
+        float part = 0.0f, part2 = 0.0f;
+        #pragma omp simd reduction(+:part)
+        for (long i = i0; i < i1; ++i) part += p[i];
+        const double nb = (double)(i1 - i0), mb = part / nb;
+        const float mf = (float)mb;
+        #pragma omp simd reduction(+:part2)
+        for (long i = i0; i < i1; ++i) {
+            const float d = p[i] - mf;
+            part2 += d * d;
         }
-        s += part;
+        const double n = *cnt + nb, delta = mb - *mean;
+        *mean += delta * nb / n;
+        *m2 += part2 + delta * delta * *cnt * nb / n;
+        *cnt = n;
     }
-    return s;
 }
 
 static void cnb_stats(const float* x, int B, int C, long P, double eps,
                       float* mean, float* inv_std) {
-    const double N = (double)B * P;
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; ++c) {
-        double s = 0.0, v = 0.0;
-        for (int n = 0; n < B; ++n)
-            s += cnb_plane_sum(x + ((size_t)n * C + c) * P, P, 0.0f, 0);
-        const float m = (float)(s / N);
-        for (int n = 0; n < B; ++n)
-            v += cnb_plane_sum(x + ((size_t)n * C + c) * P, P, m, 1);
-        mean[c] = m;
-        inv_std[c] = (float)(1.0 / sqrt(v / N + eps));
+        double n = 0.0, m = 0.0, m2 = 0.0;
+        for (int b = 0; b < B; ++b)
+            cnb_plane_moments(x + ((size_t)b * C + c) * P, P, &n, &m, &m2);
+        mean[c] = (float)m;
+        inv_std[c] = (float)(1.0 / sqrt(m2 / n + eps));
     }
 }
 
