@@ -280,7 +280,7 @@ def main(argv=None):
                                                         / row[name]["best_fps"])
             results["batches"][str(batch)] = row
     if args.train_step:
-        rounds = 3 if args.quick else 5
+        rounds = 3 if args.quick else 7
         batch = args.train_batch or (16 if args.quick else 64)
         results["stages"] = {}
         for size, b in ((net.config.image_size, batch), (64, 50)):
@@ -319,13 +319,15 @@ STAGE_NAMES = ("vae", "gan", "align", "cross", "supervised")
 
 
 def stage_timing(size, batch, threads, rounds=3, peak_gflops=None,
-                 stages=STAGE_NAMES):
+                 stages=STAGE_NAMES, per_round=2):
     """Per training stage at ``size`` x ``size``, ``batch`` frames (fresh
     network per stage): compile seconds and seconds per update of crossnet
     and, if installed, of its PyTorch twin (``torch_twin.twin_step``, same
     weights, inputs and loss terms; the first update's losses must agree),
-    alternating round by round; the update's FLOPs (counted on the twin)
-    and both implementations' share of ``peak_gflops``."""
+    alternating round by round (each round ``per_round`` updates back to
+    back, as in training; the median over rounds, and each round's ratio);
+    the update's FLOPs (counted on the twin) and both implementations'
+    share of ``peak_gflops``."""
     from crossnet.benchmark import thread_limit
     from crossnet.networks import CrossingNet
     from crossnet.training import stages as st
@@ -364,8 +366,9 @@ def stage_timing(size, batch, threads, rounds=3, peak_gflops=None,
                 for k, fn in steps.items():
                     time.sleep(0.1)
                     start = time.perf_counter()
-                    fn()
-                    times[k].append(time.perf_counter() - start)
+                    for _ in range(per_round):
+                        fn()
+                    times[k].append((time.perf_counter() - start) / per_round)
             for k, v in times.items():
                 sec = float(np.median(v))
                 row["%s_s" % k] = sec
@@ -375,6 +378,9 @@ def stage_timing(size, batch, threads, rounds=3, peak_gflops=None,
                                                   / peak_gflops)
             if "torch_s" in row:
                 row["crossnet_over_torch"] = row["torch_s"] / row["crossnet_s"]
+                row["crossnet_over_torch_rounds"] = [
+                    t / c for t, c in zip(times["torch"], times["crossnet"])]
+            row["rounds"], row["updates_per_round"] = rounds, per_round
             rows[name] = row
     return rows
 
@@ -431,7 +437,9 @@ def render(r):
         lines.append("")
     for key, rows in r.get("stages", {}).items():
         lines += ["", "## One update of each training stage, %s" % key, "",
-                  "Alternating rounds, median; FLOPs of convolutions and "
+                  "Alternating rounds of back-to-back updates, median; the "
+                  "last column gives the lowest and highest per-round "
+                  "ratio; FLOPs of convolutions and "
                   "matrix products, forward and backward, counted on the "
                   "PyTorch twin; % of the measured peak above.", ""]
         table = []
@@ -445,12 +453,15 @@ def render(r):
                           "%.2f" % (row["flops"] / 1e9) if "flops" in row else "-",
                           get("crossnet_peak_percent", "%.1f"),
                           get("torch_peak_percent", "%.1f"),
-                          get("compile_s", "%.1f")])
+                          get("compile_s", "%.1f"),
+                          "%.2f-%.2f" % (min(row["crossnet_over_torch_rounds"]),
+                                         max(row["crossnet_over_torch_rounds"]))
+                          if "crossnet_over_torch_rounds" in row else "-"])
         lines.append(markdown_table(
             ["stage", "crossnet s/update", "PyTorch s/update",
              "crossnet / PyTorch speed", "crossnet frames/s", "PyTorch frames/s",
              "GFLOP/update", "crossnet % of peak", "PyTorch % of peak",
-             "crossnet compile s"], table))
+             "crossnet compile s", "ratio per round"], table))
     return "\n".join(lines) + "\n"
 
 
