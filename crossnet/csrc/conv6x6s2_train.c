@@ -25,7 +25,9 @@
  * vectorised over pixels instead of channels.
  *
  * The weight gradient sums over images in fixed chunks, then over chunks in
- * order, so its result does not depend on the number of threads.
+ * order, so its result does not depend on the number of threads. With
+ * fewer than 16 input channels it too is vectorised over pixels, reading dy
+ * where it is (cnt_grad_weights_few).
  *
  * ISA: the tile sizes follow the vector registers the compiler targets
  * (AVX-512: 32 registers; otherwise the 16 of AVX or SSE); the arithmetic is
@@ -181,11 +183,13 @@ static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
 #define CNT_FB 4
 #endif
 
-static int cnt_forward_few(const float* x, int B, int C, int H, int W,
-                           const float* w, int F, float* y, cnt_ws* ws) {
-    const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = Wo + 2 + 16;
+/* xq (ws buffer 0) <- the column-parity rows of x padded by 2; NULL when
+   out of memory. Rows of 2 Wr floats, Wr = W / 2 + 2 + 16. */
+static float* cnt_pack_parity_rows(const float* x, int B, int C, int H, int W,
+                                   cnt_ws* ws) {
+    const int Hp = H + 4, Wr = W / 2 + 2 + 16;
     float* xq = cnt_ws_get(ws, 0, (size_t)B * C * Hp * 2 * Wr);
-    if (!xq) return -1;
+    if (!xq) return NULL;
     #pragma omp parallel for schedule(static)
     for (long r = 0; r < (long)B * C * Hp; ++r) {
         float* d = xq + (size_t)r * 2 * Wr;
@@ -195,6 +199,14 @@ static int cnt_forward_few(const float* x, int B, int C, int H, int W,
         const float* s = x + ((size_t)(r / Hp) * H + i) * W;
         for (int j = 0; j < W; ++j) d[((j + 2) & 1) * Wr + ((j + 2) >> 1)] = s[j];
     }
+    return xq;
+}
+
+static int cnt_forward_few(const float* x, int B, int C, int H, int W,
+                           const float* w, int F, float* y, cnt_ws* ws) {
+    const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = Wo + 2 + 16;
+    const float* xq = cnt_pack_parity_rows(x, B, C, H, W, ws);
+    if (!xq) return -1;
     const long rows = (long)B * Ho;
     #pragma omp parallel for schedule(static)
     for (long r = 0; r < rows; ++r) {
@@ -341,6 +353,85 @@ static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
     return 0;
 }
 
+/* ---- weight gradient with few input channels --------------------------
+   (the discriminator's first layer, the generator's last): vectorised over
+   16 output pixels of a row, dy read where it is, x as cnt_forward_few's
+   column-parity rows:
+     dw[f][c][kh][kw] = sum_(n, i, j) dy[n][f][i][j] xq[n][c][2 i + kh][kw % 2][j + kw / 2].
+   CNT_WB output channels x the 6 taps of a kernel row stay in registers
+   over all pixels of an image; each chunk of images keeps 16 lanes per
+   weight, added at the end in a fixed order (lanes, then chunks).
+   ws: 0 parity rows, 2 partial sums. */
+#ifdef __AVX512F__
+#define CNT_WB 4
+#else
+#define CNT_WB 1
+#endif
+#define CNT_MAX_CHUNKS 16     /* partial sums of the weight gradients */
+
+static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
+                                const float* dy, int F, float* dw, cnt_ws* ws) {
+    const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = Wo + 2 + 16;
+    const int nchunks = B < CNT_MAX_CHUNKS ? (B > 0 ? B : 1) : CNT_MAX_CHUNKS;
+    const size_t K = (size_t)F * C * 36 * 16;          /* lanes of one chunk */
+    const float* xq = cnt_pack_parity_rows(x, B, C, H, W, ws);
+    float* part = cnt_ws_get(ws, 2, K * nchunks);
+    if (!xq || !part) return -1;
+    #pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < nchunks; ++ch) {
+        float* lanes = part + (size_t)ch * K;
+        memset(lanes, 0, sizeof(float) * K);
+        for (int n = (int)((long)ch * B / nchunks); n < (int)((long)(ch + 1) * B / nchunks); ++n)
+            for (int c = 0; c < C; ++c)
+                for (int kh = 0; kh < 6; ++kh)
+                    for (int f0 = 0; f0 < F; f0 += CNT_WB) {
+                        const int nf = F - f0 < CNT_WB ? F - f0 : CNT_WB;
+                        cnt_v16 acc[CNT_WB][6];
+                        for (int k = 0; k < CNT_WB; ++k)
+                            for (int kw = 0; kw < 6; ++kw) acc[k][kw] = (cnt_v16){0};
+                        for (int i = 0; i < Ho; ++i) {
+                            const float* row = xq + (((size_t)n * C + c) * Hp + 2 * i + kh) * 2 * Wr;
+                            const float* d0 = dy + (((size_t)n * F + f0) * Ho + i) * Wo;
+                            for (int j0 = 0; j0 < Wo; j0 += 16) {
+                                cnt_v16 dv[CNT_WB];
+                                if (Wo - j0 >= 16 && nf == CNT_WB) {
+                                    for (int k = 0; k < CNT_WB; ++k)
+                                        dv[k] = *(const cnt_v16u*)(d0 + (size_t)k * Ho * Wo + j0);
+                                } else {       /* the row's tail, or a last block of channels */
+                                    const int nj = Wo - j0 < 16 ? Wo - j0 : 16;
+                                    for (int k = 0; k < CNT_WB; ++k) {
+                                        dv[k] = (cnt_v16){0};
+                                        for (int j = 0; k < nf && j < nj; ++j)
+                                            dv[k][j] = d0[(size_t)k * Ho * Wo + j0 + j];
+                                    }
+                                }
+                                for (int kw = 0; kw < 6; ++kw) {
+                                    const cnt_v16 xv = *(const cnt_v16u*)(row + (kw & 1) * Wr + (kw >> 1) + j0);
+                                    for (int k = 0; k < CNT_WB; ++k) acc[k][kw] += xv * dv[k];
+                                }
+                            }
+                        }
+                        for (int k = 0; k < nf; ++k)
+                            for (int kw = 0; kw < 6; ++kw) {
+                                cnt_v16* l = (cnt_v16*)(lanes + ((((size_t)(f0 + k) * C + c) * 6 + kh) * 6 + kw) * 16);
+                                *l += acc[k][kw];
+                            }
+                    }
+    }
+    #pragma omp parallel for schedule(static)
+    for (long e = 0; e < (long)F * C * 36; ++e) {
+        float s = 0.0f;
+        for (int ch = 0; ch < nchunks; ++ch) {
+            const float* l = part + (size_t)ch * K + (size_t)e * 16;
+            float t = 0.0f;
+            for (int q = 0; q < 16; ++q) t += l[q];
+            s += t;
+        }
+        dw[e] = s;
+    }
+    return 0;
+}
+
 /* ---- weight gradient --------------------------------------------------
    x (B, C, H, W), dy (B, F, H/2, W/2) -> dw (F, C, 6, 6).
    ws buffers: 0 padded channels-last x, 1 channels-last dy (F padded to a
@@ -379,14 +470,13 @@ CNT_DEFINE_WGRAD(12, 1)
 CNT_DEFINE_WGRAD(6, 1)
 CNT_DEFINE_WGRAD(3, 1)
 
-#define CNT_MAX_CHUNKS 16
-
 static int cnt_grad_weights(const float* x, int B, int C, int H, int W,
                             const float* dy, int F, float* dw, cnt_ws* ws, int amx) {
 #if CNT_HAVE_AMX
     if (amx && cnt_amx_grad_weights_fits(C, F, W / 2) && cnt_amx_usable())
         return cnt_amx_grad_weights(x, B, C, H, W, dy, F, dw, ws);
 #endif
+    if (C < 16) return cnt_grad_weights_few(x, B, C, H, W, dy, F, dw, ws);
     const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
     const int Fp = cnt_round16(F);
     const int L = 6 * C;                      /* inputs under a kernel row */
