@@ -12,12 +12,17 @@
  * Set CROSSNET_AMX=0 to use the float32 FMA path everywhere.
  *
  * Layouts (bf16, hi and lo in two buffers of equal shape):
- *   forward: x padded channels-last (B, H+4, W+4, C); a tile row is one
- *     output pixel (input stride 2 C), its 32 columns 32 input channels.
- *   input gradient: dy padded channels-last (B, Ho+2, Wo+2, F); the
- *     four parity 3x3 stride-1 correlations of conv6x6s2_train.c.
- *   weights (forward, input gradient): one VNNI tile per (tap, 32-chunk
- *     of the reduced channels, 16 output channels): [16 pairs][16][2].
+ *   forward, pixel-major (C % 32, F % 32, Wo % 16): x padded
+ *     channels-last (B, H+4, W+4, C); a tile row is one output pixel
+ *     (input stride 2 C), its 32 columns 32 input channels; weights as
+ *     VNNI tiles [16 channel pairs][16 output channels][2].
+ *   forward (other shapes) and input gradient: x, or dy padded by 1, as
+ *     planes of channel-pair words (per parity for the forward); the
+ *     input gradient as the four parity 3x3 stride-1 correlations of
+ *     conv6x6s2_train.c; weights as [16 output channels][32 reduced
+ *     channels] tiles per (tap, 32-chunk, 16 output channels).
+ *   input gradient with one output channel: dy padded by 1,
+ *     channels-last, pixel-major; the four parities are four columns.
  *   weight gradient: x as four parity planes per channel, each
  *     (Ho+2) x (Wo+2) flattened, so that tap (kh, kw) reads a contiguous
  *     run of the plane (kh%2, kw%2) from offset (kh/2)(Wo+2) + kw/2; the
