@@ -63,6 +63,62 @@ static float* cnt_ws_get(cnt_ws* ws, int i, size_t n) {
 }
 
 
+/* ---- transposes (every ISA; AVX-512 in registers where the compiler
+   targets it) ---------------------------------------------------------- */
+#ifdef __AVX512F__
+#include <immintrin.h>
+/* 16 x 16 floats: out[j os + i] = in[i is + j] for i, j < 16 (in
+   registers: pairs of rows, then of 64-bit halves, then of 128-bit lanes) */
+static inline void cnt_transpose16(const float* in, long is, float* out, long os) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(in + i * is);
+    for (int i = 0; i < 16; i += 2) {   /* lane L: r_i[4L], r_i+1[4L], ... */
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {   /* r[i + k] lane L: column 4 L + k */
+        const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+        const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int k = 0; k < 4; ++k) {       /* columns k, 4 + k, 8 + k, 12 + k */
+        const __m512 u0 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x44);
+        const __m512 u1 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xEE);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x44);
+        const __m512 u3 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xEE);
+        _mm512_storeu_ps(out + k * os, _mm512_shuffle_f32x4(u0, u2, 0x88));
+        _mm512_storeu_ps(out + (4 + k) * os, _mm512_shuffle_f32x4(u0, u2, 0xDD));
+        _mm512_storeu_ps(out + (8 + k) * os, _mm512_shuffle_f32x4(u1, u3, 0x88));
+        _mm512_storeu_ps(out + (12 + k) * os, _mm512_shuffle_f32x4(u1, u3, 0xDD));
+    }
+}
+#else
+static inline void cnt_transpose16(const float* in, long is, float* out, long os) {
+    for (int j = 0; j < 16; ++j)
+        for (int i = 0; i < 16; ++i) out[j * os + i] = in[i * is + j];
+}
+#endif
+
+/* m x n floats: out[j os + i] = in[i is + j] for i < m, j < n (16 x 16
+   blocks, the edges one float at a time) */
+static void cnt_transpose(const float* in, long is, float* out, long os,
+                          int m, int n) {
+    int i = 0;
+    for (; i + 16 <= m; i += 16) {
+        int j = 0;
+        for (; j + 16 <= n; j += 16)
+            cnt_transpose16(in + i * is + j, is, out + j * os + i, os);
+        for (; j < n; ++j)
+            for (int k = 0; k < 16; ++k) out[j * os + i + k] = in[(i + k) * is + j];
+    }
+    for (; i < m; ++i)
+        for (int j = 0; j < n; ++j) out[j * os + i] = in[i * is + j];
+}
+
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(CNT_NO_AMX)
 #define CNT_HAVE_AMX 1
 #include <cpuid.h>
@@ -181,36 +237,6 @@ CNT_AMX_FN static void cnt_split_bf16(const float* s, size_t n, void* hi, void* 
         cnt_split16(_mm512_loadu_ps(s + k), &h, &l);
         _mm256_storeu_si256((__m256i*)((uint16_t*)hi + k), _mm512_cvtepi32_epi16(h));
         _mm256_storeu_si256((__m256i*)((uint16_t*)lo + k), _mm512_cvtepi32_epi16(l));
-    }
-}
-
-/* 16 x 16 floats: out[j os + i] = in[i is + j] for i, j < 16 (in
-   registers: pairs of rows, then of 64-bit halves, then of 128-bit lanes) */
-CNT_AMX_FN static inline void cnt_transpose16(const float* in, long is,
-                                              float* out, long os) {
-    __m512 r[16], t[16];
-    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(in + i * is);
-    for (int i = 0; i < 16; i += 2) {   /* lane L: r_i[4L], r_i+1[4L], ... */
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {   /* r[i + k] lane L: column 4 L + k */
-        const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
-        const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    for (int k = 0; k < 4; ++k) {       /* columns k, 4 + k, 8 + k, 12 + k */
-        const __m512 u0 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x44);
-        const __m512 u1 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xEE);
-        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x44);
-        const __m512 u3 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xEE);
-        _mm512_storeu_ps(out + k * os, _mm512_shuffle_f32x4(u0, u2, 0x88));
-        _mm512_storeu_ps(out + (4 + k) * os, _mm512_shuffle_f32x4(u0, u2, 0xDD));
-        _mm512_storeu_ps(out + (8 + k) * os, _mm512_shuffle_f32x4(u1, u3, 0x88));
-        _mm512_storeu_ps(out + (12 + k) * os, _mm512_shuffle_f32x4(u1, u3, 0xDD));
     }
 }
 

@@ -55,7 +55,8 @@ typedef float cnt_v16u __attribute__((vector_size(64), aligned(4)));
 
 /* ---- packing ---------------------------------------------------------- */
 
-/* (B, C, H, W) -> (B, H + 2p, W + 2p, C) with a zero border of p. */
+/* (B, C, H, W) -> (B, H + 2p, W + 2p, C) with a zero border of p; each
+   row's channels-last interior by 16 x 16 transposes. */
 static void cnt_pack_nhwc(const float* x, int B, int C, int H, int W, int p,
                           float* out) {
     const int Hp = H + 2 * p, Wp = W + 2 * p;
@@ -66,11 +67,8 @@ static void cnt_pack_nhwc(const float* x, int B, int C, int H, int W, int p,
         if (i < 0 || i >= H) { memset(d, 0, sizeof(float) * Wp * C); continue; }
         memset(d, 0, sizeof(float) * p * C);
         memset(d + (size_t)(W + p) * C, 0, sizeof(float) * p * C);
-        d += (size_t)p * C;
-        for (int c = 0; c < C; ++c) {
-            const float* s = x + (((size_t)n * C + c) * H + i) * W;
-            for (int j = 0; j < W; ++j) d[(size_t)j * C + c] = s[j];
-        }
+        cnt_transpose(x + ((size_t)n * C * H + i) * W, (long)H * W,
+                      d + (size_t)p * C, C, C, W);
     }
 }
 
@@ -97,11 +95,12 @@ static int cnt_round16(int n) { return (n + 15) / 16 * 16; }
 
 /* ---- the tile: T pixels x NV vectors of 16 output channels -------------
    acc[t][v] = sum_{r<R} sum_{j<L} x[r xs_row + t ps + j] w[(r L + j) ws + 16 v]
-   then out[(16 v + k) o_cs + t o_ps] = acc[t][v][k] for 16 v + k < nc. */
+   then out[t o_ps + 16 v + k] = acc[t][v][k]: the tile is stored as whole
+   vectors, channels-last, into a row buffer (the callers transpose it
+   into NCHW: scattered single-float stores had cost a third of a tile). */
 #define CNT_DEFINE_TILE(T, NV)                                                 \
 static inline void cnt_tile_##T##_##NV(const float* x, long xs_row, int R,    \
-        int L, long ps, const float* w, long ws, float* out, long o_ps,        \
-        long o_cs, int nc) {                                                   \
+        int L, long ps, const float* w, long ws, float* out, long o_ps) {      \
     cnt_v16 acc[T][NV];                                                        \
     _Pragma("GCC unroll 32")                                                  \
     for (int t = 0; t < T; ++t)                                                \
@@ -121,11 +120,8 @@ static inline void cnt_tile_##T##_##NV(const float* x, long xs_row, int R,    \
         }                                                                      \
     }                                                                          \
     for (int t = 0; t < T; ++t)                                                \
-        for (int v = 0; v < NV; ++v) {                                         \
-            const int kmax = nc - 16 * v < 16 ? nc - 16 * v : 16;              \
-            float* o = out + (16 * v) * o_cs + t * o_ps;                       \
-            for (int k = 0; k < kmax; ++k) o[k * o_cs] = acc[t][v][k];         \
-        }                                                                      \
+        for (int v = 0; v < NV; ++v)                                           \
+            *(cnt_v16u*)(out + t * o_ps + 16 * v) = acc[t][v];                 \
 }
 CNT_DEFINE_TILE(12, 2)
 CNT_DEFINE_TILE(8, 2)
@@ -140,13 +136,12 @@ CNT_DEFINE_TILE(3, 1)
 CNT_DEFINE_TILE(2, 1)
 CNT_DEFINE_TILE(1, 1)
 
-/* One row of npix output pixels, all nout (of wsz packed) channels. */
+/* One row of npix output pixels x all wsz (a multiple of 16) packed
+   channels, into out[pixel o_ps + channel]. */
 static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
-                    int npix, const float* w, int wsz, int nout, float* out,
-                    long o_ps, long o_cs) {
-    for (int cb = 0; cb < nout; cb += 32) {
+                    int npix, const float* w, int wsz, float* out, long o_ps) {
+    for (int cb = 0; cb < wsz; cb += 32) {
         const int nv = wsz - cb >= 32 ? 2 : 1;
-        const int nc = nout - cb < 16 * nv ? nout - cb : 16 * nv;
         int p = 0;
         while (p < npix) {
             const int left = npix - p;
@@ -154,10 +149,10 @@ static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
                         : left >= 4 ? 4 : left >= 3 ? 3 : left >= 2 ? 2 : 1;
             const float* xp = x + p * ps;
             const float* wp = w + cb;
-            float* o = out + (long)cb * o_cs + p * o_ps;
+            float* o = out + cb + p * o_ps;
 #define CNT_CALL(TT) \
-    if (nv == 2) cnt_tile_##TT##_2(xp, xs_row, R, L, ps, wp, wsz, o, o_ps, o_cs, nc); \
-    else cnt_tile_##TT##_1(xp, xs_row, R, L, ps, wp, wsz, o, o_ps, o_cs, nc); break;
+    if (nv == 2) cnt_tile_##TT##_2(xp, xs_row, R, L, ps, wp, wsz, o, o_ps); \
+    else cnt_tile_##TT##_1(xp, xs_row, R, L, ps, wp, wsz, o, o_ps); break;
             switch (T) {
             case 12: CNT_CALL(12)
             case 8: CNT_CALL(8)
@@ -170,6 +165,30 @@ static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
             p += T;
         }
     }
+}
+
+/* Per-thread row buffers: buffer `i` of the workspace holds one of `n`
+   floats for each OpenMP thread; the calling thread's, or NULL. */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+static float* cnt_ws_threads(cnt_ws* ws, int i, size_t n) {
+#ifdef _OPENMP
+    const int nt = omp_get_max_threads();
+#else
+    const int nt = 1;
+#endif
+    n = (n + 15) / 16 * 16;
+    return cnt_ws_get(ws, i, n * nt);
+}
+
+static float* cnt_thread_buffer(float* base, size_t n) {
+    n = (n + 15) / 16 * 16;
+#ifdef _OPENMP
+    return base + n * omp_get_thread_num();
+#else
+    return base;
+#endif
 }
 
 /* ---- forward with few input channels -----------------------------------
@@ -246,7 +265,8 @@ static int cnt_forward_few(const float* x, int B, int C, int H, int W,
 }
 
 /* ---- forward ----------------------------------------------------------
-   ws buffers: 0 padded channels-last x, 1 packed kernel. 0 on success.
+   ws buffers: 0 padded channels-last x, 1 packed kernel, 2 a row buffer
+   per thread. 0 on success.
    amx: use the AMX kernels when the CPU, the OS and the shapes allow. */
 static int cnt_forward(const float* x, int B, int C, int H, int W,
                        const float* w, int F, float* y, cnt_ws* ws, int amx) {
@@ -273,20 +293,28 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
         for (int c = 0; c < C; ++c)
             for (int k = 0; k < 36; ++k)
                 wp[((size_t)k * C + c) * Fp + f] = w[((size_t)f * C + c) * 36 + k];
+    float* rowbufs = cnt_ws_threads(ws, 2, (size_t)Wo * Fp);
+    if (!rowbufs) return -1;
     const long rows = (long)B * Ho;
-    #pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; ++r) {
-        const int n = r / Ho, oh = r % Ho;
-        cnt_row(xp + ((size_t)n * Hp + 2 * oh) * Wp * C, (long)Wp * C, 6, 6 * C,
-                2 * C, Wo, wp, Fp, F, y + ((size_t)n * F * Ho + oh) * Wo, 1,
-                (long)Ho * Wo);
+    #pragma omp parallel
+    {
+        float* yb = cnt_thread_buffer(rowbufs, (size_t)Wo * Fp);   /* [pixel][f] */
+        #pragma omp for schedule(static)
+        for (long r = 0; r < rows; ++r) {
+            const int n = r / Ho, oh = r % Ho;
+            cnt_row(xp + ((size_t)n * Hp + 2 * oh) * Wp * C, (long)Wp * C, 6,
+                    6 * C, 2 * C, Wo, wp, Fp, yb, Fp);
+            cnt_transpose(yb, Fp, y + ((size_t)n * F * Ho + oh) * Wo,
+                          (long)Ho * Wo, Wo, F);
+        }
     }
     return 0;
 }
 
 /* ---- input gradient ---------------------------------------------------
    dy (B, F, Ho, Wo), w (F, C, 6, 6) -> dx (B, C, 2 Ho, 2 Wo).
-   ws buffers: 0 padded dy, 1 the four parity sub-kernels. */
+   ws buffers: 0 padded dy, 1 the four parity sub-kernels, 2 a row buffer
+   per thread (C >= 16). */
 static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
                           const float* w, int C, float* dx, cnt_ws* ws, int amx) {
 #if CNT_HAVE_AMX
@@ -311,15 +339,22 @@ static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
                 for (int f = 0; f < F; ++f) for (int c = 0; c < C; ++c)
                     kp[((((size_t)(pi * 2 + pj) * 3 + r) * 3 + s) * F + f) * Cp + c] =
                         w[(((size_t)f * C + c) * 6 + pi + 4 - 2 * r) * 6 + pj + 4 - 2 * s];
+        float* rowbufs = cnt_ws_threads(ws, 2, (size_t)W * Cp);
+        if (!rowbufs) return -1;
         const long rows = (long)B * Ho * 2;
-        #pragma omp parallel for schedule(static)
-        for (long q = 0; q < rows; ++q) {
-            const int n = q / (2 * Ho), a = (q / 2) % Ho, pi = q % 2;
-            for (int pj = 0; pj < 2; ++pj)
-                cnt_row(dyp + ((size_t)n * Hq + a) * Wq * F, (long)Wq * F, 3, 3 * F,
-                        F, Wo, kp + (size_t)(pi * 2 + pj) * 9 * F * Cp, Cp, C,
-                        dx + ((size_t)n * C * H + 2 * a + pi) * W + pj, 2,
-                        (long)H * W);
+        #pragma omp parallel
+        {
+            float* xb = cnt_thread_buffer(rowbufs, (size_t)W * Cp);  /* [pixel][c] */
+            #pragma omp for schedule(static)
+            for (long q = 0; q < rows; ++q) {
+                const int n = q / (2 * Ho), a = (q / 2) % Ho, pi = q % 2;
+                for (int pj = 0; pj < 2; ++pj)   /* columns 2 b + pj */
+                    cnt_row(dyp + ((size_t)n * Hq + a) * Wq * F, (long)Wq * F, 3,
+                            3 * F, F, Wo, kp + (size_t)(pi * 2 + pj) * 9 * F * Cp,
+                            Cp, xb + (size_t)pj * Cp, 2L * Cp);
+                cnt_transpose(xb, Cp, dx + ((size_t)n * C * H + 2 * a + pi) * W,
+                              (long)H * W, W, C);
+            }
         }
         return 0;
     }
@@ -360,7 +395,7 @@ static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
      dw[f][c][kh][kw] = sum_(n, i, j) dy[n][f][i][j] xq[n][c][2 i + kh][kw % 2][j + kw / 2].
    CNT_WB output channels x the 6 taps of a kernel row stay in registers
    over all pixels of an image; each chunk of images keeps 16 lanes per
-   weight, added at the end in a fixed order (lanes, then chunks).
+   weight, added at the end in a fixed order (chunks, then lanes).
    ws: 0 parity rows, 2 partial sums. */
 #ifdef __AVX512F__
 #define CNT_WB 4
@@ -368,6 +403,21 @@ static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
 #define CNT_WB 1
 #endif
 #define CNT_MAX_CHUNKS 16     /* partial sums of the weight gradients */
+
+/* part[0 .. K) = sum over the nchunks partial sums part[ch K ..], added in
+   chunk order (0 + p0 + p1 + ...: the same floats in every thread
+   count), contiguous blocks in parallel */
+static void cnt_sum_chunks(float* part, size_t K, int nchunks) {
+    #pragma omp parallel for schedule(static)
+    for (long b = 0; b < (long)((K + 1023) / 1024); ++b) {
+        const size_t e0 = (size_t)b * 1024, e1 = e0 + 1024 < K ? e0 + 1024 : K;
+        for (int ch = 1; ch < nchunks; ++ch) {
+            const float* q = part + (size_t)ch * K;
+            #pragma omp simd
+            for (size_t e = e0; e < e1; ++e) part[e] += q[e];
+        }
+    }
+}
 
 static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
                                 const float* dy, int F, float* dw, cnt_ws* ws) {
@@ -418,16 +468,13 @@ static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
                             }
                     }
     }
+    cnt_sum_chunks(part, K, nchunks);
     #pragma omp parallel for schedule(static)
     for (long e = 0; e < (long)F * C * 36; ++e) {
-        float s = 0.0f;
-        for (int ch = 0; ch < nchunks; ++ch) {
-            const float* l = part + (size_t)ch * K + (size_t)e * 16;
-            float t = 0.0f;
-            for (int q = 0; q < 16; ++q) t += l[q];
-            s += t;
-        }
-        dw[e] = s;
+        const float* l = part + (size_t)e * 16;
+        float t = 0.0f;
+        for (int q = 0; q < 16; ++q) t += l[q];
+        dw[e] = t;
     }
     return 0;
 }
@@ -493,11 +540,10 @@ static int cnt_grad_weights(const float* x, int B, int C, int H, int W,
     for (long r = 0; r < (long)B * Ho; ++r) {     /* dy channels-last */
         const int n = r / Ho, oh = r % Ho;
         float* d = dyc + (size_t)r * Wo * Fp;
-        for (int ow = 0; ow < Wo; ++ow) {
-            for (int f = 0; f < F; ++f)
-                d[(size_t)ow * Fp + f] = dy[(((size_t)n * F + f) * Ho + oh) * Wo + ow];
-            for (int f = F; f < Fp; ++f) d[(size_t)ow * Fp + f] = 0.0f;
-        }
+        cnt_transpose(dy + ((size_t)n * F * Ho + oh) * Wo, (long)Ho * Wo, d, Fp,
+                      F, Wo);
+        for (int ow = 0; ow < Wo && F < Fp; ++ow)
+            memset(d + (size_t)ow * Fp + F, 0, sizeof(float) * (Fp - F));
     }
     /* part[chunk][kh][j][f], j = kw C + c */
     #pragma omp parallel for schedule(static)
@@ -522,14 +568,12 @@ static int cnt_grad_weights(const float* x, int B, int C, int H, int W,
 #undef CNT_WCALL
                     }
     }
-    /* dw[f][c][kh][kw] = sum over chunks, in order */
+    cnt_sum_chunks(part, K, nchunks);
+    /* dw[f][c][kh][kw] = part[kh][kw C + c][f] */
     #pragma omp parallel for schedule(static)
     for (long e = 0; e < (long)F * C * 36; ++e) {
         const int f = e / (C * 36), c = (e / 36) % C, kh = (e % 36) / 6, kw = e % 6;
-        const size_t at = ((size_t)kh * L + kw * C + c) * Fp + f;
-        float s = 0.0f;
-        for (int ch = 0; ch < nchunks; ++ch) s += part[(size_t)ch * K + at];
-        dw[e] = s;
+        dw[e] = part[((size_t)kh * L + kw * C + c) * Fp + f];
     }
     return 0;
 }
