@@ -118,6 +118,19 @@ static void cnt_transpose(const float* in, long is, float* out, long os,
         for (int j = 0; j < n; ++j) out[j * os + i] = in[i * is + j];
 }
 
+/* Pixels of the next register tile of a row with `left` pixels to go,
+   tiles of at most `tmax` (12 with AVX-512's 32 registers): the widest,
+   but never a narrow one where two of 8 fit (16 = 8 + 8, not 12 + 4: a
+   tile of 4 pixels keeps too few FMAs in flight). */
+static inline int cnt_tile_width(int left, int tmax) {
+    if (tmax == 12) {
+        if (left == 12 || left >= 20) return 12;
+        if (left >= 8) return 8;
+    }
+    return left >= tmax ? tmax : left >= 8 ? 8 : left >= 4 ? 4
+         : left >= 3 ? 3 : left >= 2 ? 2 : 1;
+}
+
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(CNT_NO_AMX)
 #define CNT_HAVE_AMX 1

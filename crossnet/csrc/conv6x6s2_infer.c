@@ -84,9 +84,7 @@ static void cn_conv_row(const float* xrow, long xs_row, int C, int Wo,
     for (int fb = 0; fb < F; fb += 32) {
         int ow = 0;
         while (ow < Wo) {
-            const int left = Wo - ow;
-            const int T = left >= CN_TILE ? CN_TILE : left >= 8 ? 8 : left >= 4 ? 4
-                        : left >= 3 ? 3 : left >= 2 ? 2 : 1;
+            const int T = cnt_tile_width(Wo - ow, CN_TILE);
             const float* x = xrow + (long)ow * 2 * C;
             const float* wf = w + fb;
             float* o;

@@ -136,18 +136,6 @@ CNT_DEFINE_TILE(3, 1)
 CNT_DEFINE_TILE(2, 1)
 CNT_DEFINE_TILE(1, 1)
 
-/* Pixels of the next tile with `left` pixels of a row to go: the widest
-   tile, but never a narrow one where two of 8 fit (16 = 8 + 8, not 12 +
-   4: a tile of 4 pixels keeps too few FMAs in flight). */
-static inline int cnt_tile_width(int left) {
-#if CNT_TMAX == 12
-    if (left == 12 || left >= 20) return 12;
-    if (left >= 8) return 8;
-#endif
-    return left >= CNT_TMAX ? CNT_TMAX : left >= 4 ? 4 : left >= 3 ? 3
-         : left >= 2 ? 2 : 1;
-}
-
 /* One row of npix output pixels x all wsz (a multiple of 16) packed
    channels, into out[pixel o_ps + channel]. */
 static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
@@ -156,7 +144,7 @@ static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
         const int nv = wsz - cb >= 32 ? 2 : 1;
         int p = 0;
         while (p < npix) {
-            const int T = cnt_tile_width(npix - p);
+            const int T = cnt_tile_width(npix - p, CNT_TMAX);
             const float* xp = x + p * ps;
             const float* wp = w + cb;
             float* o = out + cb + p * o_ps;
