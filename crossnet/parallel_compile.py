@@ -15,6 +15,9 @@ same call, lock and key files as a serial compile, only the ``g++`` run is
 already done. aesara's own linking then finds every module in the cache.
 The pass is only a speed-up: a node it cannot handle, or a failed ``g++``,
 is left to aesara, which compiles it (and reports errors) as before.
+Before the modules, it builds a precompiled header
+(:mod:`crossnet.precompiled_header`) for each set of flags that several of
+them share.
 
 ``CROSSNET_COMPILE_JOBS`` sets the number of ``g++`` processes (default:
 the cores this process may use; 1 turns the pass off).
@@ -24,6 +27,7 @@ import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+from . import precompiled_header
 from .backend import aesara
 from aesara.graph.fg import FunctionGraph
 from aesara.link.c import cmodule
@@ -32,6 +36,11 @@ from aesara.link.c.op import COp
 from aesara.link.vm import VMLinker
 
 __all__ = ["ParallelCompileVMLinker", "precompile_c_modules", "compile_jobs"]
+
+# a set of compile flags gets its precompiled header (about 1 s of g++)
+# when at least this many new modules of one pass share it (each then
+# saves about 0.2 s)
+PCH_MIN_MODULES = 6
 
 
 def compile_jobs():
@@ -119,6 +128,14 @@ def precompile_c_modules(nodes, jobs=None):
         return 0                                # nothing to gain over aesara
     work = [(key, src, compiler, arguments, tempfile.mkdtemp(prefix="crossnet-gxx-"))
             for key, src, compiler, arguments in todo.values()]
+    # a precompiled header for each set of flags that several modules share
+    groups = {}
+    for _, _, _, arguments, _ in work:
+        flags = (tuple(arguments["preargs"] or ()),
+                 tuple(arguments["include_dirs"] or ()))
+        groups[flags] = groups.get(flags, 0) + 1
+    headers = [flags for flags, n in groups.items()
+               if n >= PCH_MIN_MODULES and precompiled_header.enabled()]
 
     def build(item):
         """g++ into the item's staging folder; the library's file name, or
@@ -135,6 +152,8 @@ def precompile_c_modules(nodes, jobs=None):
     cmodule.dlimport = lambda fullpath, suffix=None: fullpath
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(lambda flags: precompiled_header.build_for(*flags),
+                          headers))
             libraries = list(pool.map(build, work))
     finally:
         cmodule.dlimport = real_dlimport
