@@ -26,6 +26,14 @@ AMX_SHAPES = [(3, 32, 32, 32, 32), (1, 32, 32, 16, 48), (2, 64, 16, 20, 16),
               (1, 1, 64, 8, 96), (2, 1, 32, 6, 160)]
 
 
+# shapes the Winograd path takes (16-channel blocks, output rows of 16 or
+# more): blocks of several short tile rows that span images (odd batch, a
+# partial last block), a row of 16 tiles (more than one register tile),
+# and 16 / 48 channels in and out, non-square
+WINOGRAD_SHAPES = [(5, 32, 32, 16, 32), (1, 16, 48, 16, 128),
+                   (2, 48, 16, 24, 40)]
+
+
 def _corrmm_functions():
     x, w, dy = at.tensor4s("x", "w", "dy")
     y = CorrMM(border_mode=(2, 2), subsample=(2, 2))(x, w)
@@ -37,11 +45,13 @@ def _corrmm_functions():
     return fwd, gi, gw
 
 
-def _our_functions(isa, amx=None):
+def _our_functions(isa, amx=None, winograd=None):
     x, w, dy = at.tensor4s("x", "w", "dy")
-    return (aesara.function([x, w], Corr6x6S2(isa, amx)(x, w)),
-            aesara.function([w, dy], Corr6x6S2GradInputs(isa, amx)(w, dy)),
-            aesara.function([x, dy], Corr6x6S2GradWeights(isa, amx)(x, dy)))
+    return (aesara.function([x, w], Corr6x6S2(isa, amx, winograd)(x, w)),
+            aesara.function([w, dy],
+                            Corr6x6S2GradInputs(isa, amx, winograd)(w, dy)),
+            aesara.function([x, dy],
+                            Corr6x6S2GradWeights(isa, amx, winograd)(x, dy)))
 
 
 def _close(a, b):
@@ -93,6 +103,33 @@ def test_amx_shapes_equal_corrmm(corrmm, amx):
         assert np.isnan(gw(x, dy)).any()
 
 
+@pytest.mark.parametrize("isa", ["native", "sse"])
+@pytest.mark.parametrize("winograd", [True, False])
+def test_winograd_shapes_equal_corrmm(corrmm, isa, winograd):
+    """The shapes the Winograd F(4x4, 3x3) path takes, with it (on the
+    float32 path: AMX off) and without it; a NaN still reaches the output."""
+    rng = np.random.RandomState(6)
+    fwd, gi, gw = ours = _our_functions(isa, False, winograd)
+    for shape in WINOGRAD_SHAPES:
+        x, w, dy = _random_case_equal_corrmm(ours, corrmm, shape, rng)
+        x[0, 0, 1, 2] = np.nan
+        dy[0, 0, 1, 2] = np.nan
+        assert np.isnan(fwd(x, w)).any()
+        assert np.isnan(gi(w, dy)).any()
+
+
+def test_winograd_switch(monkeypatch):
+    """CROSSNET_WINOGRAD=0 turns it off; gradients keep the setting."""
+    monkeypatch.setenv("CROSSNET_WINOGRAD", "0")
+    assert not Corr6x6S2().winograd
+    monkeypatch.setenv("CROSSNET_WINOGRAD", "1")
+    assert Corr6x6S2().winograd
+    assert Corr6x6S2(winograd=True) != Corr6x6S2(winograd=False)
+    x, w = at.tensor4s("x", "w")
+    gx, gw = aesara.grad(Corr6x6S2(winograd=False)(x, w).sum(), [x, w])
+    assert not gx.owner.op.winograd and not gw.owner.op.winograd
+
+
 def test_amx_switch(monkeypatch):
     """CROSSNET_AMX=0 turns AMX off; the portable paths never use it."""
     monkeypatch.setenv("CROSSNET_AMX", "0")
@@ -120,11 +157,12 @@ def test_portable_paths_agree_with_native():
             _close(a, b)
 
 
-def test_results_do_not_depend_on_the_number_of_threads():
+@pytest.mark.parametrize("H", [16, 32])        # direct tile; Winograd
+def test_results_do_not_depend_on_the_number_of_threads(H):
     rng = np.random.RandomState(2)
-    x = rng.randn(7, 32, 16, 16).astype("float32")
+    x = rng.randn(7, 32, H, H).astype("float32")
     w = rng.randn(32, 32, 6, 6).astype("float32")
-    dy = rng.randn(7, 32, 8, 8).astype("float32")
+    dy = rng.randn(7, 32, H // 2, H // 2).astype("float32")
     fns = _our_functions("native")
     args = [(x, w), (w, dy), (x, dy)]
     with thread_limit(1):

@@ -55,21 +55,26 @@ typedef float cnt_v16u __attribute__((vector_size(64), aligned(4)));
 
 /* ---- packing ---------------------------------------------------------- */
 
-/* (B, C, H, W) -> (B, H + 2p, W + 2p, C) with a zero border of p; each
-   row's channels-last interior by 16 x 16 transposes. */
+/* Row pr of the padded channels-last copy of image n: (W + 2p, C) floats
+   of x's row pr - p (zeros outside x) with p zero pixels at each end; the
+   interior by 16 x 16 transposes. */
+static void cnt_pack_row(const float* x, int n, int C, int H, int W, int p,
+                         int pr, float* d) {
+    const int i = pr - p, Wp = W + 2 * p;
+    if (i < 0 || i >= H) { memset(d, 0, sizeof(float) * Wp * C); return; }
+    memset(d, 0, sizeof(float) * p * C);
+    memset(d + (size_t)(W + p) * C, 0, sizeof(float) * p * C);
+    cnt_transpose(x + ((size_t)n * C * H + i) * W, (long)H * W,
+                  d + (size_t)p * C, C, C, W);
+}
+
+/* (B, C, H, W) -> (B, H + 2p, W + 2p, C) with a zero border of p. */
 static void cnt_pack_nhwc(const float* x, int B, int C, int H, int W, int p,
                           float* out) {
     const int Hp = H + 2 * p, Wp = W + 2 * p;
     #pragma omp parallel for schedule(static)
-    for (long r = 0; r < (long)B * Hp; ++r) {
-        const int n = r / Hp, i = r % Hp - p;
-        float* d = out + (size_t)r * Wp * C;
-        if (i < 0 || i >= H) { memset(d, 0, sizeof(float) * Wp * C); continue; }
-        memset(d, 0, sizeof(float) * p * C);
-        memset(d + (size_t)(W + p) * C, 0, sizeof(float) * p * C);
-        cnt_transpose(x + ((size_t)n * C * H + i) * W, (long)H * W,
-                      d + (size_t)p * C, C, C, W);
-    }
+    for (long r = 0; r < (long)B * Hp; ++r)
+        cnt_pack_row(x, r / Hp, C, H, W, p, r % Hp, out + (size_t)r * Wp * C);
 }
 
 /* (B, C, H, W) -> (B, C, H + 2, W + 2) with a zero border of 1. */
@@ -189,6 +194,8 @@ static float* cnt_thread_buffer(float* base, size_t n) {
 #endif
 }
 
+#include "conv6x6s2_winograd.c"
+
 /* ---- forward with few input channels -----------------------------------
    (the first layer of the discriminator): vectorised over 16 output pixels
    of a row instead of over channels, reading column-parity rows of the
@@ -265,9 +272,11 @@ static int cnt_forward_few(const float* x, int B, int C, int H, int W,
 /* ---- forward ----------------------------------------------------------
    ws buffers: 0 padded channels-last x, 1 packed kernel, 2 a row buffer
    per thread. 0 on success.
-   amx: use the AMX kernels when the CPU, the OS and the shapes allow. */
+   amx: use the AMX kernels when the CPU, the OS and the shapes allow;
+   wino: Winograd F(4x4, 3x3) on the float32 path where the shapes fit. */
 static int cnt_forward(const float* x, int B, int C, int H, int W,
-                       const float* w, int F, float* y, cnt_ws* ws, int amx) {
+                       const float* w, int F, float* y, cnt_ws* ws, int amx,
+                       int wino) {
 #if CNT_HAVE_AMX
     if (amx && cnt_amx_usable()) {
         if (cnt_amx_forward_pm_fits(C, F, W / 2))
@@ -279,6 +288,8 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
     }
 #endif
     if (C < 16) return cnt_forward_few(x, B, C, H, W, w, F, y, ws);
+    if (wino && cnw_fits(C, F, H / 2, W / 2))
+        return cnw_forward(x, B, C, H, W, w, F, y, ws);
     const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
     const int Fp = cnt_round16(F);
     float* xp = cnt_ws_get(ws, 0, (size_t)B * Hp * Wp * C);
@@ -314,7 +325,8 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
    ws buffers: 0 padded dy, 1 the four parity sub-kernels, 2 a row buffer
    per thread (C >= 16). */
 static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
-                          const float* w, int C, float* dx, cnt_ws* ws, int amx) {
+                          const float* w, int C, float* dx, cnt_ws* ws, int amx,
+                          int wino) {
 #if CNT_HAVE_AMX
     if (amx && cnt_amx_usable()) {
         if (cnt_amx_grad_input_fits(F, C, Wo))
@@ -323,6 +335,8 @@ static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
             return cnt_amx_grad_input_c1(dy, B, F, Ho, Wo, w, dx, ws);
     }
 #endif
+    if (wino && cnw_fits(F, C, Ho, Wo))
+        return cnw_grad_input(dy, B, F, Ho, Wo, w, C, dx, ws);
     const int H = 2 * Ho, W = 2 * Wo, Hq = Ho + 2, Wq = Wo + 2;
     if (C >= 16) {
         const int Cp = cnt_round16(C);

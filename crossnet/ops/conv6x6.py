@@ -50,10 +50,20 @@ _SOURCE = "conv6x6s2_infer.c"
 _SOURCES = (_SOURCE, "conv6x6s2_amx.c")   # the first includes the second
 
 
+def _env_on(name):
+    return os.environ.get(name, "1").strip() not in ("0", "no", "false", "off")
+
+
 def amx_default():
     """Whether the convolution Ops (inference and training) use AMX (bf16x3)
     where the CPU has it: yes unless the environment sets ``CROSSNET_AMX=0``."""
-    return os.environ.get("CROSSNET_AMX", "1").strip() not in ("0", "no", "false", "off")
+    return _env_on("CROSSNET_AMX")
+
+
+def winograd_default():
+    """Whether the training convolutions use Winograd F(4x4, 3x3) on the
+    float32 path where the shapes fit: yes unless ``CROSSNET_WINOGRAD=0``."""
+    return _env_on("CROSSNET_WINOGRAD")
 
 
 class Conv6x6S2(OpenMPOp):

@@ -18,6 +18,14 @@ of them to any order. All three are linear in each input. float32 only.
 AVX: the x86-64 baseline). The arithmetic is the same; only tile sizes and
 the rounding of fused multiply-adds differ. Tests force the portable paths.
 
+``winograd`` (default: on unless ``CROSSNET_WINOGRAD=0``): the float32
+path of the forward pass and of the input gradient runs as Winograd
+F(4x4, 3x3) on the input's four polyphase components
+(``crossnet/csrc/conv6x6s2_winograd.c``: 36 instead of 144 products per 4x4
+output tile and channel pair; about 1e-5 relative error) where the shapes
+fit (16-channel blocks, at least 16 output columns); elsewhere the direct
+register tile.
+
 ``amx`` (default: on unless ``CROSSNET_AMX=0``; only with isa "native"):
 where the CPU has AMX-BF16 and the kernel grants the tile registers (asked
 once, at the first call), the shapes with 16/32-channel blocks run as tile
@@ -36,7 +44,7 @@ from aesara.link.c.op import OpenMPOp
 
 from .. import csrc
 from ..csrc import read_source
-from .conv6x6 import amx_default, correlate6x6_s2p2
+from .conv6x6 import amx_default, correlate6x6_s2p2, winograd_default
 
 __all__ = ["Corr6x6S2", "Corr6x6S2GradInputs", "Corr6x6S2GradWeights",
            "corr6x6s2", "corr6x6s2_grad_inputs", "corr6x6s2_grad_weights",
@@ -47,7 +55,8 @@ ISAS = ("native", "avx2", "sse")
 # come after an Op's flags) are removed for it (c_no_compile_args)
 _ISA_FLAGS = {"native": [], "avx2": ["-mavx", "-mavx2", "-mfma"], "sse": []}
 _SOURCE = "conv6x6s2_train.c"
-_SOURCES = (_SOURCE, "conv6x6s2_amx.c")   # the first includes the second
+# the first includes the others
+_SOURCES = (_SOURCE, "conv6x6s2_amx.c", "conv6x6s2_winograd.c")
 
 
 def fits_corr6x6s2(filter_size, stride, pad, input_shape):
@@ -67,16 +76,21 @@ class _Corr6x6S2Op(OpenMPOp):
     output's four dims) and ``_kernel`` (the call; ``a``, ``b``, ``out``
     and ``ws`` stand for the data pointers and the workspace)."""
 
-    __props__ = ("isa", "amx")
+    __props__ = ("isa", "amx", "winograd")
     _names = _bad_shapes = _why = _kernel = None
     _dims = ()
 
-    def __init__(self, isa="native", amx=None, openmp=True):
+    def __init__(self, isa="native", amx=None, winograd=None, openmp=True):
         if isa not in ISAS:
             raise ValueError("isa must be one of %s, got %r" % (ISAS, isa))
         super().__init__(openmp=openmp)
         self.isa = isa
         self.amx = bool(amx_default() if amx is None else amx) and isa == "native"
+        self.winograd = bool(winograd_default() if winograd is None else winograd)
+
+    def _peer(self, cls):
+        """An Op of class ``cls`` with this one's settings (for grad)."""
+        return cls(self.isa, self.amx, self.winograd)
 
     def _check(self, *variables):
         variables = [at.as_tensor_variable(v) for v in variables]
@@ -112,7 +126,7 @@ class _Corr6x6S2Op(OpenMPOp):
         return [csrc.HERE] + super().c_header_dirs(**kwargs)
 
     def c_code_cache_version(self):
-        return (2, self.openmp, self.isa, self.amx, zlib.crc32(
+        return (3, self.openmp, self.isa, self.amx, self.winograd, zlib.crc32(
             "".join(read_source(s) for s in _SOURCES).encode()))
 
     def c_support_code(self, **kwargs):
@@ -133,7 +147,7 @@ class _Corr6x6S2Op(OpenMPOp):
         kernel = self._kernel % dict(
             a="(const float*)PyArray_DATA(ac)", b="(const float*)PyArray_DATA(bc)",
             out="(float*)PyArray_DATA(%s)" % out, ws="&ws_" + name,
-            amx=int(self.amx))
+            amx=int(self.amx), wino=int(self.winograd))
         return _C_CODE % dict(
             a=a, b=b, out=out, fail=sub["fail"], op=type(self).__name__,
             bad=self._bad_shapes, kernel=kernel, why=self._why,
@@ -184,7 +198,7 @@ class Corr6x6S2(_Corr6x6S2Op):
             "columns even")
     _dims = ("A[0]", "Bd[0]", "A[2] / 2", "A[3] / 2")
     _kernel = ("cnt_forward(%(a)s, A[0], A[1], A[2], A[3], %(b)s, Bd[0], "
-               "%(out)s, %(ws)s, %(amx)s)")
+               "%(out)s, %(ws)s, %(amx)s, %(wino)s)")
 
     def make_node(self, x, w):
         return self._node(self._check(x, w))
@@ -196,8 +210,8 @@ class Corr6x6S2(_Corr6x6S2Op):
     def grad(self, inputs, output_grads):
         x, w = inputs
         (g,) = output_grads
-        return [Corr6x6S2GradInputs(self.isa, self.amx)(w, g),
-                Corr6x6S2GradWeights(self.isa, self.amx)(x, g)]
+        return [self._peer(Corr6x6S2GradInputs)(w, g),
+                self._peer(Corr6x6S2GradWeights)(x, g)]
 
     def perform(self, node, inputs, outputs):
         x, w = inputs
@@ -213,7 +227,7 @@ class Corr6x6S2GradInputs(_Corr6x6S2Op):
     _why = "w must be (F, C, 6, 6) with dy's F channels"
     _dims = ("Bd[0]", "A[1]", "2 * Bd[2]", "2 * Bd[3]")
     _kernel = ("cnt_grad_input(%(b)s, Bd[0], Bd[1], Bd[2], Bd[3], %(a)s, A[1], "
-               "%(out)s, %(ws)s, %(amx)s)")
+               "%(out)s, %(ws)s, %(amx)s, %(wino)s)")
 
     def make_node(self, w, dy):
         return self._node(self._check(w, dy))
@@ -225,8 +239,8 @@ class Corr6x6S2GradInputs(_Corr6x6S2Op):
     def grad(self, inputs, output_grads):
         w, dy = inputs
         (g,) = output_grads
-        return [Corr6x6S2GradWeights(self.isa, self.amx)(g, dy),
-                Corr6x6S2(self.isa, self.amx)(g, w)]
+        return [self._peer(Corr6x6S2GradWeights)(g, dy),
+                self._peer(Corr6x6S2)(g, w)]
 
     def perform(self, node, inputs, outputs):
         w, dy = inputs
@@ -262,8 +276,8 @@ class Corr6x6S2GradWeights(_Corr6x6S2Op):
     def grad(self, inputs, output_grads):
         x, dy = inputs
         (g,) = output_grads
-        return [Corr6x6S2GradInputs(self.isa, self.amx)(g, dy),
-                Corr6x6S2(self.isa, self.amx)(x, g)]
+        return [self._peer(Corr6x6S2GradInputs)(g, dy),
+                self._peer(Corr6x6S2)(x, g)]
 
     def perform(self, node, inputs, outputs):
         x, dy = inputs

@@ -1,0 +1,294 @@
+/* Winograd F(4x4, 3x3) for the 6x6 / stride-2 / pad-2 correlation (the
+ * float32 FMA path of conv6x6s2_train.c, which includes this file after
+ * its register tile).
+ *
+ * Polyphase: with kh = 2 r + p, kw = 2 s + q (r, s < 3; p, q < 2),
+ *   y[f][i][j] = sum_{c,p,q} sum_{r,s} xq[c,p,q][i + r][j + s] g[f][c,p,q][r][s],
+ *   xq[c,p,q][a][b] = xpad[c][2 a + p][2 b + q],  g[f][c,p,q][r][s] = w[f][c][2r+p][2s+q],
+ * a 3x3 stride-1 correlation over K = 4 C channels (c, p, q). Winograd
+ * F(4x4, 3x3) (Lavin and Gray 2016, points 0, +-1, +-2, infinity) computes
+ * each 4x4 output tile from a 6x6 input patch with 36 products per
+ * (channel, filter) instead of 144:
+ *   Y = A^T [ sum_k (G g_k G^T) .* (B^T d_k B) ] A.
+ * For a block of tiles: V[xi][t][k] = (B^T d B)[xi] (16 channels per
+ * vector), then for each of the 36 positions xi the product
+ * M[xi][t][f] = sum_k V[xi][t][k] U[xi][k][f] on the register tile of
+ * cnt_row (tiles as pixels, K as the reduction), then Y = A^T M A per tile
+ * and 16 output channels, written to NCHW through a 16 x 16 transpose.
+ * Relative error about 1e-5 of the largest output (the direct tile: 1e-7;
+ * the tests hold both to 1e-4 against CorrMM). Every output is summed in a
+ * fixed order: results do not depend on the number of threads.
+ *
+ * Used where C % 16 == 0, F % 16 == 0 and the output rows and columns are
+ * multiples of 4; other shapes keep the direct tile.
+ */
+#ifndef CROSSNET_CONV6X6S2_WINOGRAD
+#define CROSSNET_CONV6X6S2_WINOGRAD
+
+#define CNW_TB CNT_TMAX         /* tiles per block: one register tile */
+
+/* Where the transforms pay: 16-channel blocks, whole tiles, and rows of at
+   least 16 outputs (measured, AMD EPYC: 1.4-1.6x the direct tile from 16
+   output columns, slower below: the kernel and input transforms are a
+   fixed cost per call and per tile) */
+static int cnw_fits(int C, int F, int Ho, int Wo) {
+    return C % 16 == 0 && F % 16 == 0 && Ho % 4 == 0 && Wo % 4 == 0 && Ho >= 8
+           && Wo >= 16;
+}
+
+/* Blocks of whole tile rows, at most CNW_TB tiles (rows of several images
+   when a row is short): tile rows per block and tiles per product */
+static void cnw_blocks(int ntj, int* rows_per_block, int* tb) {
+    *rows_per_block = ntj >= CNW_TB ? 1 : CNW_TB / ntj;
+    *tb = *rows_per_block * (ntj < CNW_TB ? ntj : CNW_TB);
+}
+
+/* u = G g G^T for a 3x3 g (rows rs, columns cs floats apart: one parity
+   of a 6x6 kernel); u[36] row-major (6 x 6) */
+static void cnw_kernel_transform(const float* g, long rs, long cs, float* u) {
+    static const float Gm[6][3] = {
+        {1.0f / 4, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+        {-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6},
+        {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};
+    float t[6][3];
+    for (int a = 0; a < 6; ++a)
+        for (int s = 0; s < 3; ++s)
+            t[a][s] = Gm[a][0] * g[0 * rs + s * cs] + Gm[a][1] * g[1 * rs + s * cs]
+                      + Gm[a][2] * g[2 * rs + s * cs];
+    for (int a = 0; a < 6; ++a)
+        for (int b = 0; b < 6; ++b)
+            u[a * 6 + b] = t[a][0] * Gm[b][0] + t[a][1] * Gm[b][1] + t[a][2] * Gm[b][2];
+}
+
+/* n kernels (g + i gn, i < n) -> their transforms, u[xi us + i] */
+static void cnw_kernel_row(const float* g, long gn, long rs, long cs, int n,
+                           float* u, long us) {
+    for (int i = 0; i < n; ++i) {
+        float t[36];
+        cnw_kernel_transform(g + i * gn, rs, cs, t);
+        for (int xi = 0; xi < 36; ++xi) u[xi * us + i] = t[xi];
+    }
+}
+
+/* 6 vectors d[0..5] (stride ds) -> B^T d into o[0..5] (stride os) */
+#define CNW_BT(d, ds, o, os) do {                                              \
+    const cnt_v16 d0 = (d)[0 * (ds)], d1 = (d)[1 * (ds)], d2 = (d)[2 * (ds)],   \
+                  d3 = (d)[3 * (ds)], d4 = (d)[4 * (ds)], d5 = (d)[5 * (ds)];   \
+    const cnt_v16 a = d4 - 4.0f * d2, b = d3 - 4.0f * d1;                       \
+    const cnt_v16 c = d4 - d2, e = 2.0f * (d3 - d1);                            \
+    (o)[0 * (os)] = 4.0f * d0 - 5.0f * d2 + d4;                                 \
+    (o)[1 * (os)] = a + b;                                                      \
+    (o)[2 * (os)] = a - b;                                                      \
+    (o)[3 * (os)] = c + e;                                                      \
+    (o)[4 * (os)] = c - e;                                                      \
+    (o)[5 * (os)] = 4.0f * d1 - 5.0f * d3 + d5;                                 \
+} while (0)
+
+/* 6 vectors m[0..5] (stride ms) -> A^T m into o[0..3] (stride os) */
+#define CNW_AT(m, ms, o, os) do {                                              \
+    const cnt_v16 m0 = (m)[0 * (ms)], m1 = (m)[1 * (ms)], m2 = (m)[2 * (ms)],   \
+                  m3 = (m)[3 * (ms)], m4 = (m)[4 * (ms)], m5 = (m)[5 * (ms)];   \
+    const cnt_v16 s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;   \
+    (o)[0 * (os)] = m0 + s12 + s34;                                             \
+    (o)[1 * (os)] = d12 + 2.0f * d34;                                           \
+    (o)[2 * (os)] = s12 + 4.0f * s34;                                           \
+    (o)[3 * (os)] = d12 + 8.0f * d34 + m5;                                      \
+} while (0)
+
+/* V (36 vectors, stride vs) <- B^T d B of the 6 x 6 patch of 16 channels
+   at p (rows rs, columns cs floats apart) */
+static inline void cnw_input_tile(const float* p, long rs, long cs,
+                                  float* V, long vs) {
+    cnt_v16 d[36], t[36];
+    for (int u = 0; u < 6; ++u)
+        for (int v = 0; v < 6; ++v) d[u * 6 + v] = *(const cnt_v16u*)(p + u * rs + v * cs);
+    for (int v = 0; v < 6; ++v) CNW_BT(d + v, 6, t + v, 6);        /* columns */
+    for (int u = 0; u < 6; ++u) CNW_BT(t + u * 6, 1, d + u * 6, 1); /* rows */
+    for (int x = 0; x < 36; ++x) *(cnt_v16u*)(V + x * vs) = d[x];
+}
+
+/* 16 output channels of one tile: M (36 vectors, stride ms) -> A^T M A,
+   the 4 x 4 pixels (i, j) into o[i rs + j cs] */
+static inline void cnw_output_tile_strided(const float* M, long ms, float* o,
+                                           long cs, long rs) {
+    cnt_v16 m[36], t[24], y[16];
+    for (int x = 0; x < 36; ++x) m[x] = *(const cnt_v16u*)(M + x * ms);
+    for (int v = 0; v < 6; ++v) CNW_AT(m + v, 6, t + v, 6);        /* 4 x 6 */
+    for (int i = 0; i < 4; ++i) CNW_AT(t + i * 6, 1, y + i * 4, 1); /* 4 x 4 */
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) *(cnt_v16u*)(o + i * rs + j * cs) = y[i * 4 + j];
+}
+
+/* the same, 16 pixels row-major into o[pixel os] */
+static inline void cnw_output_tile(const float* M, long ms, float* o, long os) {
+    cnw_output_tile_strided(M, ms, o, os, 4 * os);
+}
+
+/* Forward: x (B, C, H, W) NCHW, w (F, C, 6, 6) -> y (B, F, H/2, W/2).
+   Blocks of whole tile rows (at most CNW_TB tiles; tile rows may belong to
+   different images); each packs the 12 padded input rows of its tile rows
+   channels-last into a per-thread buffer (from x in NCHW: the 12 rows are
+   read while they are in cache, instead of a packed copy of all of x),
+   transforms them, runs the 36 products and writes its outputs.
+   ws buffers: 1 the transformed kernel U [36][4 C][F]; 2 per thread: the
+   packed rows, V [36][TB][4 C], M [36][TB][F], the output staging
+   [TB][16][F] and a 16 x 16 transpose. -1: out of memory. */
+static int cnw_forward(const float* x, int B, int C, int H, int W,
+                       const float* w, int F, float* y, cnt_ws* ws) {
+    const int Wp = W + 4, Ho = H / 2, Wo = W / 2, K = 4 * C;
+    const int nti = Ho / 4, ntj = Wo / 4;
+    int rows_per_block, tb;
+    cnw_blocks(ntj, &rows_per_block, &tb);
+    const long nrows = (long)B * nti;
+    const long nblocks = (nrows + rows_per_block - 1) / rows_per_block;
+    const size_t rowsz = (size_t)12 * Wp * C;                      /* one tile row's input */
+    const size_t per = rows_per_block * rowsz + (size_t)36 * tb * (K + F)
+                       + (size_t)tb * 16 * F + 256;
+    float* U = cnt_ws_get(ws, 1, (size_t)36 * K * F);
+    float* bufs = cnt_ws_threads(ws, 2, per);
+    if (!U || !bufs) return -1;
+    /* U[xi][(p 2 + q) C + c][f] = (G g G^T)[xi], g[r][s] = w[f][c][2r+p][2s+q] */
+    #pragma omp parallel for schedule(static)
+    for (int k = 0; k < K; ++k) {
+        const int p = k / (2 * C), q = (k / C) % 2, c = k % C;
+        cnw_kernel_row(w + (size_t)c * 36 + p * 6 + q, (long)C * 36, 12, 2, F,
+                       U + (size_t)k * F, (long)K * F);
+    }
+    #pragma omp parallel
+    {
+        float* rows = cnt_thread_buffer(bufs, per);
+        float* V = rows + rows_per_block * rowsz;
+        float* M = V + (size_t)36 * tb * K;
+        float* O = M + (size_t)36 * tb * F;                /* [tile][16][F] */
+        float* T = O + (size_t)tb * 16 * F;                /* 16 x 16 */
+        #pragma omp for schedule(static)
+        for (long blk = 0; blk < nblocks; ++blk) {
+            const long r0 = blk * rows_per_block;
+            const int nr = nrows - r0 < rows_per_block ? (int)(nrows - r0) : rows_per_block;
+            for (int jb = 0; jb < ntj; jb += CNW_TB) {     /* tiles of a wide row */
+                const int nj = ntj - jb < CNW_TB ? ntj - jb : CNW_TB, nt = nr * nj;
+                for (int k = 0; k < nr; ++k) {             /* pack, transform */
+                    const int n = (r0 + k) / nti, ti = (r0 + k) % nti;
+                    float* rk = rows + k * rowsz;
+                    if (jb == 0)
+                        for (int u = 0; u < 12; ++u)
+                            cnt_pack_row(x, n, C, H, W, 2, 8 * ti + u,
+                                         rk + (size_t)u * Wp * C);
+                    for (int j = 0; j < nj; ++j)
+                        for (int p = 0; p < 2; ++p)
+                            for (int q = 0; q < 2; ++q)
+                                for (int c = 0; c < C; c += 16)
+                                    cnw_input_tile(rk + ((size_t)p * Wp + 8 * (jb + j) + q) * C + c,
+                                                   2L * Wp * C, 2L * C,
+                                                   V + (size_t)(k * nj + j) * K + (p * 2 + q) * C + c,
+                                                   (long)tb * K);
+                }
+                for (int xi = 0; xi < 36; ++xi)            /* 36 products */
+                    cnt_row(V + (size_t)xi * tb * K, 0, 1, K, K, nt,
+                            U + (size_t)xi * K * F, F, M + (size_t)xi * tb * F, F);
+                for (int t = 0; t < nt; ++t) {             /* output transform */
+                    const int k = t / nj, tj = jb + t % nj;
+                    const int n = (r0 + k) / nti, ti = (r0 + k) % nti;
+                    float* o = O + (size_t)t * 16 * F;
+                    for (int f = 0; f < F; f += 16)
+                        cnw_output_tile(M + (size_t)t * F + f, (long)tb * F, o + f, F);
+                    for (int f = 0; f < F; f += 16) {      /* [pixel][f] -> NCHW */
+                        cnt_transpose16(o + f, F, T, 16);
+                        for (int kk = 0; kk < 16; ++kk)
+                            for (int i = 0; i < 4; ++i)
+                                memcpy(y + (((size_t)n * F + f + kk) * Ho + 4 * ti + i) * Wo + 4 * tj,
+                                       T + kk * 16 + 4 * i, 4 * sizeof(float));
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* Input gradient: dy (B, F, Ho, Wo), w (F, C, 6, 6) -> dx (B, C, 2 Ho, 2 Wo).
+   The four parities of dx are 3x3 correlations of dy padded by 1,
+     dx[c][2a + pi][2b + pj] = sum_f sum_{r,s} dyp[f][a + r][b + s] w[f][c][pi + 4 - 2r][pj + 4 - 2s],
+   over K = F channels; they share one input transform of each 6 x 6 patch
+   of dyp, then 4 x 36 products and four output transforms give an 8 x 8
+   block of dx. Blocks as the forward's; ws buffers: 1 the transformed
+   kernels U [4][36][F][C]; 2 per thread: the packed dyp rows, V
+   [36][TB][F], M [4][36][TB][C], the staging [TB][64][C], a transpose. */
+static int cnw_grad_input(const float* dy, int B, int F, int Ho, int Wo,
+                          const float* w, int C, float* dx, cnt_ws* ws) {
+    const int H = 2 * Ho, W = 2 * Wo, Wq = Wo + 2;
+    const int nti = Ho / 4, ntj = Wo / 4;
+    int rows_per_block, tb;
+    cnw_blocks(ntj, &rows_per_block, &tb);
+    const long nrows = (long)B * nti;
+    const long nblocks = (nrows + rows_per_block - 1) / rows_per_block;
+    const size_t rowsz = (size_t)6 * Wq * F;
+    const size_t per = rows_per_block * rowsz + (size_t)36 * tb * (F + 4 * C)
+                       + (size_t)tb * 64 * C + 256;
+    float* U = cnt_ws_get(ws, 1, (size_t)4 * 36 * F * C);
+    float* bufs = cnt_ws_threads(ws, 2, per);
+    if (!U || !bufs) return -1;
+    /* U[pi 2 + pj][xi][f][c] = (G g G^T)[xi], g[r][s] = w[f][c][pi+4-2r][pj+4-2s] */
+    #pragma omp parallel for schedule(static)
+    for (int e = 0; e < 4 * F; ++e) {
+        const int par = e / F, f = e % F;
+        cnw_kernel_row(w + (size_t)f * C * 36 + (par / 2 + 4) * 6 + par % 2 + 4, 36,
+                       -12, -2, C, U + ((size_t)par * 36 * F + f) * C, (long)F * C);
+    }
+    #pragma omp parallel
+    {
+        float* rows = cnt_thread_buffer(bufs, per);
+        float* V = rows + rows_per_block * rowsz;
+        float* M = V + (size_t)36 * tb * F;
+        float* O = M + (size_t)4 * 36 * tb * C;            /* [tile][8 x 8][C] */
+        float* T = O + (size_t)tb * 64 * C;
+        #pragma omp for schedule(static)
+        for (long blk = 0; blk < nblocks; ++blk) {
+            const long r0 = blk * rows_per_block;
+            const int nr = nrows - r0 < rows_per_block ? (int)(nrows - r0) : rows_per_block;
+            for (int jb = 0; jb < ntj; jb += CNW_TB) {
+                const int nj = ntj - jb < CNW_TB ? ntj - jb : CNW_TB, nt = nr * nj;
+                for (int k = 0; k < nr; ++k) {             /* pack, transform */
+                    const int n = (r0 + k) / nti, ta = (r0 + k) % nti;
+                    float* rk = rows + k * rowsz;
+                    if (jb == 0)
+                        for (int u = 0; u < 6; ++u)
+                            cnt_pack_row(dy, n, F, Ho, Wo, 1, 4 * ta + u,
+                                         rk + (size_t)u * Wq * F);
+                    for (int j = 0; j < nj; ++j)
+                        for (int f = 0; f < F; f += 16)
+                            cnw_input_tile(rk + (size_t)4 * (jb + j) * F + f,
+                                           (long)Wq * F, F,
+                                           V + (size_t)(k * nj + j) * F + f,
+                                           (long)tb * F);
+                }
+                for (int par = 0; par < 4; ++par)          /* 4 x 36 products */
+                    for (int xi = 0; xi < 36; ++xi)
+                        cnt_row(V + (size_t)xi * tb * F, 0, 1, F, F, nt,
+                                U + ((size_t)par * 36 + xi) * F * C, C,
+                                M + ((size_t)par * 36 + xi) * tb * C, C);
+                for (int t = 0; t < nt; ++t) {             /* output transforms */
+                    const int k = t / nj, tj = jb + t % nj;
+                    const int n = (r0 + k) / nti, ta = (r0 + k) % nti;
+                    float* o = O + (size_t)t * 64 * C;
+                    for (int par = 0; par < 4; ++par)      /* pixel (2i+pi, 2j+pj) */
+                        for (int c = 0; c < C; c += 16)
+                            cnw_output_tile_strided(
+                                M + ((size_t)par * 36 * tb + t) * C + c, (long)tb * C,
+                                o + (size_t)((par / 2) * 8 + par % 2) * C + c,
+                                2L * C, 16L * C);
+                    for (int c = 0; c < C; c += 16)        /* [pixel][c] -> NCHW */
+                        for (int h = 0; h < 4; ++h) {      /* 16 pixels: 2 rows of 8 */
+                            cnt_transpose16(o + (size_t)h * 16 * C + c, C, T, 16);
+                            for (int kk = 0; kk < 16; ++kk)
+                                for (int i = 0; i < 2; ++i)
+                                    memcpy(dx + (((size_t)n * C + c + kk) * H + 8 * ta + 2 * h + i) * W + 8 * tj,
+                                           T + kk * 16 + 8 * i, 8 * sizeof(float));
+                        }
+                }
+            }
+        }
+    }
+    return 0;
+}
+#endif
