@@ -42,12 +42,20 @@
 #include <string.h>
 
 /* ---- workspace (grow-only buffers owned by one aesara Apply node) ---- */
-typedef struct { float* p[3]; size_t n[3]; } cnt_ws;
+/* buffers 0-2 for the kernels' own use; 3 keeps a transformed kernel
+   between calls (Winograd), with the shape it was made for in `kept` */
+#define CNT_WS_BUFFERS 4
+typedef struct { float* p[CNT_WS_BUFFERS]; size_t n[CNT_WS_BUFFERS]; long kept[3]; } cnt_ws;
 
 static void cnt_ws_init(cnt_ws* ws) { memset(ws, 0, sizeof(*ws)); }
 
 static void cnt_ws_free(cnt_ws* ws) {
-    for (int i = 0; i < 3; ++i) { free(ws->p[i]); ws->p[i] = NULL; ws->n[i] = 0; }
+    for (int i = 0; i < CNT_WS_BUFFERS; ++i) {
+        free(ws->p[i]);
+        ws->p[i] = NULL;
+        ws->n[i] = 0;
+    }
+    ws->kept[0] = ws->kept[1] = ws->kept[2] = 0;
 }
 
 /* buffer i with room for n floats (+ 64 of slack for vector over-reads) */

@@ -15,8 +15,8 @@
 #ifndef CROSSNET_CONV6X6_SUPPORT
 #define CROSSNET_CONV6X6_SUPPORT
 /* cnt_ws, the AMX helpers (bf16 splits, tile configuration, run-time
-   check) of the training kernels */
-#include "conv6x6s2_amx.c"
+   check) and the Winograd forward (cnw_forward) of the training kernels */
+#include "conv6x6s2_train.c"
 /* 16 floats: one AVX-512 register (two AVX2 / four SSE registers) */
 typedef float cn_v16 __attribute__((vector_size(64), aligned(64)));
 typedef float cn_v16u __attribute__((vector_size(64), aligned(4)));

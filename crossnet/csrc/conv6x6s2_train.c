@@ -289,7 +289,8 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
 #endif
     if (C < 16) return cnt_forward_few(x, B, C, H, W, w, F, y, ws);
     if (wino && cnw_fits(C, F, H / 2, W / 2))
-        return cnw_forward(x, B, C, H, W, w, F, y, ws);
+        return cnw_forward(x, 0, B, C, H, W, w, 36L * C, 36, 6, 1, F, NULL, 1.0f,
+                           y, 0, ws);
     const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
     const int Fp = cnt_round16(F);
     float* xp = cnt_ws_get(ws, 0, (size_t)B * Hp * Wp * C);

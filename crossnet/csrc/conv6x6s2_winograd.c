@@ -17,7 +17,9 @@
  * and 16 output channels, written to NCHW through a 16 x 16 transpose.
  * Relative error about 1e-5 of the largest output (the direct tile: 1e-7;
  * the tests hold both to 1e-4 against CorrMM). Every output is summed in a
- * fixed order: results do not depend on the number of threads.
+ * fixed order: results do not depend on the number of threads. A NaN or
+ * infinite input makes every output of the 4x4 tiles whose patch holds it
+ * NaN (the transforms mix a patch), a superset of its receptive field.
  *
  * Used where C % 16 == 0, F % 16 == 0 and the output rows and columns are
  * multiples of 4; other shapes keep the direct tile.
@@ -37,9 +39,20 @@ static int cnw_fits(int C, int F, int Ho, int Wo) {
 }
 
 /* Blocks of whole tile rows, at most CNW_TB tiles (rows of several images
-   when a row is short): tile rows per block and tiles per product */
-static void cnw_blocks(int ntj, int* rows_per_block, int* tb) {
-    *rows_per_block = ntj >= CNW_TB ? 1 : CNW_TB / ntj;
+   when a row is short), but at least two blocks per thread where there are
+   tile rows enough: tile rows per block and tiles per product. (Each
+   output is computed alike in any block: the blocks do not change the
+   results.) */
+static void cnw_blocks(int ntj, long nrows, int* rows_per_block, int* tb) {
+#ifdef _OPENMP
+    const long threads = omp_get_max_threads();
+#else
+    const long threads = 1;
+#endif
+    long r = ntj >= CNW_TB ? 1 : CNW_TB / ntj;
+    if (r > 1 && nrows / r < 2 * threads)
+        r = nrows / (2 * threads) > 1 ? nrows / (2 * threads) : 1;
+    *rows_per_block = (int)r;
     *tb = *rows_per_block * (ntj < CNW_TB ? ntj : CNW_TB);
 }
 
@@ -68,6 +81,19 @@ static void cnw_kernel_row(const float* g, long gn, long rs, long cs, int n,
         cnw_kernel_transform(g + i * gn, rs, cs, t);
         for (int xi = 0; xi < 36; ++xi) u[xi * us + i] = t[xi];
     }
+}
+
+/* o[i F + f] = leaky(o[i F + f] + bias[f]) for i < n, f < F (F % 16 == 0;
+   bias may be NULL) */
+static inline void cnw_bias_leaky(float* o, int n, int F, const float* bias,
+                                  float leak) {
+    for (int i = 0; i < n; ++i)
+        for (int f = 0; f < F; f += 16) {
+            cnt_v16 v = *(cnt_v16u*)(o + (size_t)i * F + f);
+            if (bias) v += *(const cnt_v16u*)(bias + f);
+            v = v > 0 ? v : v * leak;
+            *(cnt_v16u*)(o + (size_t)i * F + f) = v;
+        }
 }
 
 /* 6 vectors d[0..5] (stride ds) -> B^T d into o[0..5] (stride os) */
@@ -124,36 +150,64 @@ static inline void cnw_output_tile(const float* M, long ms, float* o, long os) {
     cnw_output_tile_strided(M, ms, o, os, 4 * os);
 }
 
-/* Forward: x (B, C, H, W) NCHW, w (F, C, 6, 6) -> y (B, F, H/2, W/2).
-   Blocks of whole tile rows (at most CNW_TB tiles; tile rows may belong to
-   different images); each packs the 12 padded input rows of its tile rows
-   channels-last into a per-thread buffer (from x in NCHW: the 12 rows are
-   read while they are in cache, instead of a packed copy of all of x),
-   transforms them, runs the 36 products and writes its outputs.
-   ws buffers: 1 the transformed kernel U [36][4 C][F]; 2 per thread: the
-   packed rows, V [36][TB][4 C], M [36][TB][F], the output staging
-   [TB][16][F] and a 16 x 16 transpose. -1: out of memory. */
-static int cnw_forward(const float* x, int B, int C, int H, int W,
-                       const float* w, int F, float* y, cnt_ws* ws) {
-    const int Wp = W + 4, Ho = H / 2, Wo = W / 2, K = 4 * C;
-    const int nti = Ho / 4, ntj = Wo / 4;
-    int rows_per_block, tb;
-    cnw_blocks(ntj, &rows_per_block, &tb);
-    const long nrows = (long)B * nti;
-    const long nblocks = (nrows + rows_per_block - 1) / rows_per_block;
-    const size_t rowsz = (size_t)12 * Wp * C;                      /* one tile row's input */
-    const size_t per = rows_per_block * rowsz + (size_t)36 * tb * (K + F)
-                       + (size_t)tb * 16 * F + 256;
-    float* U = cnt_ws_get(ws, 1, (size_t)36 * K * F);
-    float* bufs = cnt_ws_threads(ws, 2, per);
-    if (!U || !bufs) return -1;
-    /* U[xi][(p 2 + q) C + c][f] = (G g G^T)[xi], g[r][s] = w[f][c][2r+p][2s+q] */
+/* U[xi][(p 2 + q) C + c][f] = (G g G^T)[xi], g[r][s] = w(f, c, 2r + p, 2s + q)
+   with w(f, c, kh, kw) = w[f sf + c sc + kh sh + kw sw] (the F C 36 floats
+   of w contiguous, in any order of the four axes); kept in ws buffer 3
+   after a copy of w, and made again only when w (or its shape) changed:
+   inference weights do not change between calls. NULL: out of memory. */
+static const float* cnw_forward_kernel(const float* w, int F, int C, long sf,
+                                       long sc, long sh, long sw, cnt_ws* ws) {
+    const int K = 4 * C;
+    const size_t nw = (size_t)F * C * 36, nu = (size_t)36 * K * F;
+    float* kept = cnt_ws_get(ws, 3, nw + nu);
+    if (!kept) { ws->kept[0] = 0; return NULL; }
+    float* U = kept + nw;
+    if (ws->kept[0] == 1 && ws->kept[1] == F && ws->kept[2] == C
+            && memcmp(w, kept, sizeof(float) * nw) == 0)
+        return U;
+    memcpy(kept, w, sizeof(float) * nw);
     #pragma omp parallel for schedule(static)
     for (int k = 0; k < K; ++k) {
         const int p = k / (2 * C), q = (k / C) % 2, c = k % C;
-        cnw_kernel_row(w + (size_t)c * 36 + p * 6 + q, (long)C * 36, 12, 2, F,
+        cnw_kernel_row(w + c * sc + p * sh + q * sw, sf, 2 * sh, 2 * sw, F,
                        U + (size_t)k * F, (long)K * F);
     }
+    ws->kept[0] = 1;
+    ws->kept[1] = F;
+    ws->kept[2] = C;
+    return U;
+}
+
+/* Forward: x (B, C, H, W) NCHW, or with in_nhwc padded channels-last (B,
+   H + 4, W + 4, C); w(f, c, kh, kw) at f sf + c sc + kh sh + kw sw; y (B, F,
+   H/2, W/2) NCHW, or with out_nhwc padded channels-last (B, H/2 + 4, W/2 +
+   4, F) (zero border of 2), after y + bias (unless NULL) and a leaky ReLU of
+   slope leak (1: none).
+   Blocks of whole tile rows (at most CNW_TB tiles; tile rows may belong to
+   different images); from NCHW each block packs the 12 padded input rows
+   of its tile rows channels-last into a per-thread buffer (read while they
+   are in cache, instead of a packed copy of all of x), transforms them,
+   runs the 36 products and writes its outputs.
+   ws buffers: 2 per thread: the packed rows, V [36][TB][4 C], M
+   [36][TB][F], the output staging [TB][16][F] and a 16 x 16 transpose;
+   3 the transformed kernel. -1: out of memory. */
+static int cnw_forward(const float* x, int in_nhwc, int B, int C, int H, int W,
+                       const float* w, long sf, long sc, long sh, long sw, int F,
+                       const float* bias, float leak, float* y, int out_nhwc,
+                       cnt_ws* ws) {
+    const int Wp = W + 4, Ho = H / 2, Wo = W / 2, K = 4 * C;
+    const int Hq = Ho + 4, Wq = Wo + 4;
+    const int nti = Ho / 4, ntj = Wo / 4;
+    int rows_per_block, tb;
+    const long nrows = (long)B * nti;
+    cnw_blocks(ntj, nrows, &rows_per_block, &tb);
+    const long nblocks = (nrows + rows_per_block - 1) / rows_per_block;
+    const size_t rowsz = in_nhwc ? 0 : (size_t)12 * Wp * C;      /* one tile row's input */
+    const size_t per = rows_per_block * rowsz + (size_t)36 * tb * (K + F)
+                       + (size_t)tb * 16 * F + 256;
+    const float* U = cnw_forward_kernel(w, F, C, sf, sc, sh, sw, ws);
+    float* bufs = cnt_ws_threads(ws, 2, per);
+    if (!U || !bufs) return -1;
     #pragma omp parallel
     {
         float* rows = cnt_thread_buffer(bufs, per);
@@ -169,11 +223,17 @@ static int cnw_forward(const float* x, int B, int C, int H, int W,
                 const int nj = ntj - jb < CNW_TB ? ntj - jb : CNW_TB, nt = nr * nj;
                 for (int k = 0; k < nr; ++k) {             /* pack, transform */
                     const int n = (r0 + k) / nti, ti = (r0 + k) % nti;
-                    float* rk = rows + k * rowsz;
-                    if (jb == 0)
-                        for (int u = 0; u < 12; ++u)
-                            cnt_pack_row(x, n, C, H, W, 2, 8 * ti + u,
-                                         rk + (size_t)u * Wp * C);
+                    const float* rk;
+                    if (in_nhwc) {
+                        rk = x + ((size_t)n * (H + 4) + 8 * ti) * Wp * C;
+                    } else {
+                        float* packed = rows + k * rowsz;
+                        if (jb == 0)
+                            for (int u = 0; u < 12; ++u)
+                                cnt_pack_row(x, n, C, H, W, 2, 8 * ti + u,
+                                             packed + (size_t)u * Wp * C);
+                        rk = packed;
+                    }
                     for (int j = 0; j < nj; ++j)
                         for (int p = 0; p < 2; ++p)
                             for (int q = 0; q < 2; ++q)
@@ -192,6 +252,14 @@ static int cnw_forward(const float* x, int B, int C, int H, int W,
                     float* o = O + (size_t)t * 16 * F;
                     for (int f = 0; f < F; f += 16)
                         cnw_output_tile(M + (size_t)t * F + f, (long)tb * F, o + f, F);
+                    if (bias || leak != 1.0f)
+                        cnw_bias_leaky(o, 16, F, bias, leak);
+                    if (out_nhwc) {                        /* [pixel][f] rows */
+                        for (int i = 0; i < 4; ++i)
+                            memcpy(y + (((size_t)n * Hq + 4 * ti + i + 2) * Wq + 4 * tj + 2) * F,
+                                   o + (size_t)i * 4 * F, sizeof(float) * 4 * F);
+                        continue;
+                    }
                     for (int f = 0; f < F; f += 16) {      /* [pixel][f] -> NCHW */
                         cnt_transpose16(o + f, F, T, 16);
                         for (int kk = 0; kk < 16; ++kk)
@@ -200,6 +268,19 @@ static int cnw_forward(const float* x, int B, int C, int H, int W,
                                        T + kk * 16 + 4 * i, 4 * sizeof(float));
                     }
                 }
+                if (out_nhwc && jb == 0)                   /* the zero border */
+                    for (int k = 0; k < nr; ++k) {
+                        const int n = (r0 + k) / nti, ti = (r0 + k) % nti;
+                        float* on = y + (size_t)n * Hq * Wq * F;
+                        if (ti == 0) memset(on, 0, sizeof(float) * 2 * Wq * F);
+                        if (ti == nti - 1)
+                            memset(on + (size_t)(Ho + 2) * Wq * F, 0, sizeof(float) * 2 * Wq * F);
+                        for (int i = 0; i < 4; ++i) {
+                            float* row = on + (size_t)(4 * ti + i + 2) * Wq * F;
+                            memset(row, 0, sizeof(float) * 2 * F);
+                            memset(row + (size_t)(Wo + 2) * F, 0, sizeof(float) * 2 * F);
+                        }
+                    }
             }
         }
     }
@@ -219,8 +300,8 @@ static int cnw_grad_input(const float* dy, int B, int F, int Ho, int Wo,
     const int H = 2 * Ho, W = 2 * Wo, Wq = Wo + 2;
     const int nti = Ho / 4, ntj = Wo / 4;
     int rows_per_block, tb;
-    cnw_blocks(ntj, &rows_per_block, &tb);
     const long nrows = (long)B * nti;
+    cnw_blocks(ntj, nrows, &rows_per_block, &tb);
     const long nblocks = (nrows + rows_per_block - 1) / rows_per_block;
     const size_t rowsz = (size_t)6 * Wq * F;
     const size_t per = rows_per_block * rowsz + (size_t)36 * tb * (F + 4 * C)

@@ -47,7 +47,9 @@ PARALLEL_MIN_MACS = 1 << 20
 # and ``amx``): a whole batch, not one frame (batch 1 keeps the FMA path)
 AMX_MIN_MACS = 1 << 27
 _SOURCE = "conv6x6s2_infer.c"
-_SOURCES = (_SOURCE, "conv6x6s2_amx.c")   # the first includes the second
+# the first includes the others
+_SOURCES = (_SOURCE, "conv6x6s2_train.c", "conv6x6s2_amx.c",
+            "conv6x6s2_winograd.c")
 
 
 def _env_on(name):
@@ -61,8 +63,9 @@ def amx_default():
 
 
 def winograd_default():
-    """Whether the training convolutions use Winograd F(4x4, 3x3) on the
-    float32 path where the shapes fit: yes unless ``CROSSNET_WINOGRAD=0``."""
+    """Whether the convolution Ops (inference and training) use Winograd
+    F(4x4, 3x3) on the float32 path where the shapes fit: yes unless
+    ``CROSSNET_WINOGRAD=0``."""
     return _env_on("CROSSNET_WINOGRAD")
 
 
@@ -76,12 +79,17 @@ class Conv6x6S2(OpenMPOp):
     float32 throughout. ``amx`` (default: on unless ``CROSSNET_AMX=0``):
     large channels-last layers on AMX tile products where the CPU has them
     (``AMX_MIN_MACS``; about 1e-5 relative instead of float32's 1e-7).
+    ``winograd`` (default: on unless ``CROSSNET_WINOGRAD=0``): layers with
+    16-channel blocks and at least 16 output columns (the 32 x 32 and 16 x
+    16 outputs of the posterior path at 128 x 128) as Winograd F(4x4, 3x3)
+    on the input's polyphase components (``csrc/conv6x6s2_winograd.c``;
+    the transformed kernel is kept between calls; about 1e-5 relative).
     """
 
-    __props__ = ("leak", "in_layout", "out_layout", "amx")
+    __props__ = ("leak", "in_layout", "out_layout", "amx", "winograd")
 
     def __init__(self, leak=0.2, in_layout="nchw", out_layout="nchw", openmp=True,
-                 amx=None):
+                 amx=None, winograd=None):
         for layout in (in_layout, out_layout):
             if layout not in LAYOUTS:
                 raise ValueError("layout must be one of %s, got %r" % (LAYOUTS, layout))
@@ -90,6 +98,7 @@ class Conv6x6S2(OpenMPOp):
         self.in_layout = in_layout
         self.out_layout = out_layout
         self.amx = bool(amx_default() if amx is None else amx)
+        self.winograd = bool(winograd_default() if winograd is None else winograd)
 
     def make_node(self, x, w, b):
         x = at.as_tensor_variable(x)
@@ -139,7 +148,7 @@ class Conv6x6S2(OpenMPOp):
         return [csrc.HERE] + super().c_header_dirs(**kwargs)
 
     def c_code_cache_version(self):
-        return (13, self.openmp, self.amx, zlib.crc32(
+        return (14, self.openmp, self.amx, self.winograd, zlib.crc32(
             "".join(read_source(s) for s in _SOURCES).encode()))
 
     def c_support_code(self, **kwargs):
@@ -165,7 +174,8 @@ class Conv6x6S2(OpenMPOp):
             fail=sub["fail"], in_nchw=int(self.in_layout == "nchw"),
             out_nchw=int(self.out_layout == "nchw"),
             min_macs=PARALLEL_MIN_MACS, openmp=int(bool(self.openmp)),
-            amx=int(self.amx and bool(self.openmp)), amx_min_macs=AMX_MIN_MACS)
+            amx=int(self.amx and bool(self.openmp)), amx_min_macs=AMX_MIN_MACS,
+            wino=int(self.winograd))
 
 
 
@@ -229,6 +239,11 @@ if (ok) {
                                 (const float*)PyArray_DATA(bc), %(leak)r,
                                 (float*)PyArray_DATA(%(out)s), &ws_%(name)s) == 0;
 #endif
+    if (!done && %(wino)d && H %% 2 == 0 && Wd %% 2 == 0 && cnw_fits(C, F, Ho, Wo))
+        done = cnw_forward(xp, 1, B, C, H, Wd, (const float*)PyArray_DATA(wc), 1, F,
+                           6L * C * F, (long)C * F, F, (const float*)PyArray_DATA(bc),
+                           %(leak)r, (float*)PyArray_DATA(%(out)s), !out_nchw,
+                           &ws_%(name)s) == 0;
     if (!done) {
         const int par = %(openmp)d && macs >= %(min_macs)d;
         cn_conv_layer(xp, B, C, H, Wd, (const float*)PyArray_DATA(wc), F,
