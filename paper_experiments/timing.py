@@ -415,7 +415,7 @@ def render(r):
              "", "CPU: %s, %d thread(s); weights: %s" % (r["cpu"], r["threads"],
                                                          r["weights"]),
              "Peak: %.0f GFLOP/s (%s). It is float32's peak on the vector "
-             "units. GFLOP/s and % of peak count a direct convolution's "
+             "units. GFLOP/s and %% of peak count a direct convolution's "
              "FLOPs: crossnet's Winograd layers (36 instead of 144 products "
              "per 4x4 tile) and, where the CPU has AMX, its tile unit (bf16x3 "
              "products) can exceed the peak." % (

@@ -106,8 +106,9 @@ def test_amx_shapes_equal_corrmm(corrmm, amx):
 @pytest.mark.parametrize("isa", ["native", "sse"])
 @pytest.mark.parametrize("winograd", [True, False])
 def test_winograd_shapes_equal_corrmm(corrmm, isa, winograd):
-    """The shapes the Winograd F(4x4, 3x3) path takes, with it (on the
-    float32 path: AMX off) and without it; a NaN still reaches the output."""
+    """The shapes the Winograd paths take (F(4x4, 3x3) forward and input
+    gradient, F(3x3, 4x4) weight gradient), with them (on the float32
+    path: AMX off) and without; a NaN still reaches the output."""
     rng = np.random.RandomState(6)
     fwd, gi, gw = ours = _our_functions(isa, False, winograd)
     for shape in WINOGRAD_SHAPES:
@@ -116,6 +117,7 @@ def test_winograd_shapes_equal_corrmm(corrmm, isa, winograd):
         dy[0, 0, 1, 2] = np.nan
         assert np.isnan(fwd(x, w)).any()
         assert np.isnan(gi(w, dy)).any()
+        assert np.isnan(gw(x, dy)).any()
 
 
 def test_winograd_switch(monkeypatch):

@@ -100,16 +100,20 @@ static int cnt_round16(int n) { return (n + 15) / 16 * 16; }
 
 /* ---- the tile: T pixels x NV vectors of 16 output channels -------------
    acc[t][v] = sum_{r<R} sum_{j<L} x[r xs_row + t ps + j] w[(r L + j) ws + 16 v]
-   then out[t o_ps + 16 v + k] = acc[t][v][k]: the tile is stored as whole
+   (plus out's values when `add`), then out[t o_ps + 16 v + k] = acc[t][v][k]:
+   the tile is stored as whole
    vectors, channels-last, into a row buffer (the callers transpose it
    into NCHW: scattered single-float stores had cost a third of a tile). */
 #define CNT_DEFINE_TILE(T, NV)                                                 \
 static inline void cnt_tile_##T##_##NV(const float* x, long xs_row, int R,    \
-        int L, long ps, const float* w, long ws, float* out, long o_ps) {      \
+        int L, long ps, const float* w, long ws, float* out, long o_ps,        \
+        int add) {                                                             \
     cnt_v16 acc[T][NV];                                                        \
     _Pragma("GCC unroll 32")                                                  \
     for (int t = 0; t < T; ++t)                                                \
-        for (int v = 0; v < NV; ++v) acc[t][v] = (cnt_v16){0};                 \
+        for (int v = 0; v < NV; ++v)                                           \
+            acc[t][v] = add ? *(const cnt_v16u*)(out + t * o_ps + 16 * v)      \
+                            : (cnt_v16){0};                                    \
     for (int r = 0; r < R; ++r) {                                              \
         const float* xr = x + r * xs_row;                                      \
         const float* wr = w + (long)r * L * ws;                                \
@@ -142,9 +146,10 @@ CNT_DEFINE_TILE(2, 1)
 CNT_DEFINE_TILE(1, 1)
 
 /* One row of npix output pixels x all wsz (a multiple of 16) packed
-   channels, into out[pixel o_ps + channel]. */
-static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
-                    int npix, const float* w, int wsz, float* out, long o_ps) {
+   channels, into out[pixel o_ps + channel] (added to it when `add`). */
+static void cnt_row_acc(const float* x, long xs_row, int R, int L, long ps,
+                        int npix, const float* w, int wsz, float* out,
+                        long o_ps, int add) {
     for (int cb = 0; cb < wsz; cb += 32) {
         const int nv = wsz - cb >= 32 ? 2 : 1;
         int p = 0;
@@ -154,8 +159,8 @@ static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
             const float* wp = w + cb;
             float* o = out + cb + p * o_ps;
 #define CNT_CALL(TT) \
-    if (nv == 2) cnt_tile_##TT##_2(xp, xs_row, R, L, ps, wp, wsz, o, o_ps); \
-    else cnt_tile_##TT##_1(xp, xs_row, R, L, ps, wp, wsz, o, o_ps); break;
+    if (nv == 2) cnt_tile_##TT##_2(xp, xs_row, R, L, ps, wp, wsz, o, o_ps, add); \
+    else cnt_tile_##TT##_1(xp, xs_row, R, L, ps, wp, wsz, o, o_ps, add); break;
             switch (T) {
             case 12: CNT_CALL(12)
             case 8: CNT_CALL(8)
@@ -168,6 +173,11 @@ static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
             p += T;
         }
     }
+}
+
+static void cnt_row(const float* x, long xs_row, int R, int L, long ps,
+                    int npix, const float* w, int wsz, float* out, long o_ps) {
+    cnt_row_acc(x, xs_row, R, L, ps, npix, w, wsz, out, o_ps, 0);
 }
 
 /* Per-thread row buffers: buffer `i` of the workspace holds one of `n`
@@ -192,6 +202,23 @@ static float* cnt_thread_buffer(float* base, size_t n) {
 #else
     return base;
 #endif
+}
+
+#define CNT_MAX_CHUNKS 16     /* partial sums of the weight gradients */
+
+/* part[0 .. K) = sum over the nchunks partial sums part[ch K ..], added in
+   chunk order (0 + p0 + p1 + ...: the same floats in every thread
+   count), contiguous blocks in parallel */
+static void cnt_sum_chunks(float* part, size_t K, int nchunks) {
+    #pragma omp parallel for schedule(static)
+    for (long b = 0; b < (long)((K + 1023) / 1024); ++b) {
+        const size_t e0 = (size_t)b * 1024, e1 = e0 + 1024 < K ? e0 + 1024 : K;
+        for (int ch = 1; ch < nchunks; ++ch) {
+            const float* q = part + (size_t)ch * K;
+            #pragma omp simd
+            for (size_t e = e0; e < e1; ++e) part[e] += q[e];
+        }
+    }
 }
 
 #include "conv6x6s2_winograd.c"
@@ -415,22 +442,6 @@ static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
 #else
 #define CNT_WB 1
 #endif
-#define CNT_MAX_CHUNKS 16     /* partial sums of the weight gradients */
-
-/* part[0 .. K) = sum over the nchunks partial sums part[ch K ..], added in
-   chunk order (0 + p0 + p1 + ...: the same floats in every thread
-   count), contiguous blocks in parallel */
-static void cnt_sum_chunks(float* part, size_t K, int nchunks) {
-    #pragma omp parallel for schedule(static)
-    for (long b = 0; b < (long)((K + 1023) / 1024); ++b) {
-        const size_t e0 = (size_t)b * 1024, e1 = e0 + 1024 < K ? e0 + 1024 : K;
-        for (int ch = 1; ch < nchunks; ++ch) {
-            const float* q = part + (size_t)ch * K;
-            #pragma omp simd
-            for (size_t e = e0; e < e1; ++e) part[e] += q[e];
-        }
-    }
-}
 
 static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
                                 const float* dy, int F, float* dw, cnt_ws* ws) {
@@ -531,12 +542,15 @@ CNT_DEFINE_WGRAD(6, 1)
 CNT_DEFINE_WGRAD(3, 1)
 
 static int cnt_grad_weights(const float* x, int B, int C, int H, int W,
-                            const float* dy, int F, float* dw, cnt_ws* ws, int amx) {
+                            const float* dy, int F, float* dw, cnt_ws* ws, int amx,
+                            int wino) {
 #if CNT_HAVE_AMX
     if (amx && cnt_amx_grad_weights_fits(C, F, W / 2) && cnt_amx_usable())
         return cnt_amx_grad_weights(x, B, C, H, W, dy, F, dw, ws);
 #endif
     if (C < 16) return cnt_grad_weights_few(x, B, C, H, W, dy, F, dw, ws);
+    if (wino && cnw_fits(C, F, H / 2, W / 2))
+        return cnw_grad_weights(x, B, C, H, W, dy, F, dw, ws);
     const int Hp = H + 4, Wp = W + 4, Ho = H / 2, Wo = W / 2;
     const int Fp = cnt_round16(F);
     const int L = 6 * C;                      /* inputs under a kernel row */

@@ -110,6 +110,32 @@ static inline void cnw_bias_leaky(float* o, int n, int F, const float* bias,
     (o)[5 * (os)] = 4.0f * d1 - 5.0f * d3 + d5;                                 \
 } while (0)
 
+/* 4 vectors g[0..3] (stride gs) -> A g into o[0..5] (stride os): the
+   transform of a 4 x 4 dy tile in the weight gradient, F(3x3, 4x4), whose
+   matrices are F(4x4, 3x3)'s with A and G exchanged */
+#define CNW_A(g, gs, o, os) do {                                               \
+    const cnt_v16 g0 = (g)[0 * (gs)], g1 = (g)[1 * (gs)], g2 = (g)[2 * (gs)],   \
+                  g3 = (g)[3 * (gs)];                                           \
+    const cnt_v16 s02 = g0 + g2, s13 = g1 + g3;                                 \
+    const cnt_v16 t02 = g0 + 4.0f * g2, t13 = 2.0f * g1 + 8.0f * g3;            \
+    (o)[0 * (os)] = g0;                                                         \
+    (o)[1 * (os)] = s02 + s13;                                                  \
+    (o)[2 * (os)] = s02 - s13;                                                  \
+    (o)[3 * (os)] = t02 + t13;                                                  \
+    (o)[4 * (os)] = t02 - t13;                                                  \
+    (o)[5 * (os)] = g3;                                                         \
+} while (0)
+
+/* 6 vectors m[0..5] (stride ms) -> G^T m into o[0..2] (stride os) */
+#define CNW_GT(m, ms, o, os) do {                                              \
+    const cnt_v16 m0 = (m)[0 * (ms)], m1 = (m)[1 * (ms)], m2 = (m)[2 * (ms)],   \
+                  m3 = (m)[3 * (ms)], m4 = (m)[4 * (ms)], m5 = (m)[5 * (ms)];   \
+    const cnt_v16 s12 = m1 + m2, d12 = m2 - m1, s34 = m3 + m4, d34 = m3 - m4;   \
+    (o)[0 * (os)] = 0.25f * m0 - (1.0f / 6) * s12 + (1.0f / 24) * s34;          \
+    (o)[1 * (os)] = (1.0f / 6) * d12 + (1.0f / 12) * d34;                       \
+    (o)[2 * (os)] = (1.0f / 6) * (s34 - s12) + m5;                              \
+} while (0)
+
 /* 6 vectors m[0..5] (stride ms) -> A^T m into o[0..3] (stride os) */
 #define CNW_AT(m, ms, o, os) do {                                              \
     const cnt_v16 m0 = (m)[0 * (ms)], m1 = (m)[1 * (ms)], m2 = (m)[2 * (ms)],   \
@@ -131,6 +157,18 @@ static inline void cnw_input_tile(const float* p, long rs, long cs,
     for (int v = 0; v < 6; ++v) CNW_BT(d + v, 6, t + v, 6);        /* columns */
     for (int u = 0; u < 6; ++u) CNW_BT(t + u * 6, 1, d + u * 6, 1); /* rows */
     for (int x = 0; x < 36; ++x) *(cnt_v16u*)(V + x * vs) = d[x];
+}
+
+/* D (36 vectors, stride dsv) <- A g A^T of a 4 x 4 tile g of 16 channels
+   at p (rows rs, columns cs floats apart) */
+static inline void cnw_dy_tile(const float* p, long rs, long cs, float* D,
+                               long dsv) {
+    cnt_v16 g[16], t[24], d[36];
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) g[i * 4 + j] = *(const cnt_v16u*)(p + i * rs + j * cs);
+    for (int j = 0; j < 4; ++j) CNW_A(g + j, 4, t + j, 4);         /* 6 x 4 */
+    for (int u = 0; u < 6; ++u) CNW_A(t + u * 4, 1, d + u * 6, 1); /* 6 x 6 */
+    for (int x = 0; x < 36; ++x) *(cnt_v16u*)(D + x * dsv) = d[x];
 }
 
 /* 16 output channels of one tile: M (36 vectors, stride ms) -> A^T M A,
@@ -369,6 +407,99 @@ static int cnw_grad_input(const float* dy, int B, int F, int Ho, int Wo,
                 }
             }
         }
+    }
+    return 0;
+}
+
+/* Weight gradient: x (B, C, H, W), dy (B, F, H/2, W/2) -> dw (F, C, 6, 6).
+   Per phase (p, q) the 3 x 3 kernel parity is a correlation of xq[c,p,q]
+   with dy, summed over pixels: over every 4 x 4 tile of dy, Winograd
+   F(3x3, 4x4) (36 products per tile instead of 144),
+     dw_pq[f][c] = G^T [ sum_tiles (A dy_tile A^T)[f] .* (B^T x_patch B)[c] ] G,
+   with the sum over tiles taken in the transformed domain: for each of the
+   36 positions a product M[xi][f][k] += sum_t D[xi][f][t] V[xi][t][k]
+   (k = (p, q, c); the register tile with tiles as its reduction). Tiles are
+   split into a fixed number of chunks (by their count, not the threads'),
+   each with its partial sum, added in order: the result does not depend on
+   the number of threads. ws buffers: 1 the partial sums; 2 per thread: one
+   tile row's packed x and dy rows, V [36][WTB][4 C], D [36][WTB][F], its
+   transpose. */
+#define CNW_WTB 32          /* tiles per product of the weight gradient */
+
+static int cnw_grad_weights(const float* x, int B, int C, int H, int W,
+                            const float* dy, int F, float* dw, cnt_ws* ws) {
+    const int Wp = W + 4, Ho = H / 2, Wo = W / 2, K = 4 * C;
+    const int nti = Ho / 4, ntj = Wo / 4;
+    const long ntiles = (long)B * nti * ntj;
+    const int nchunks = ntiles / 64 < 1 ? 1 : ntiles / 64 > CNT_MAX_CHUNKS
+                        ? CNT_MAX_CHUNKS : (int)(ntiles / 64);
+    const size_t msz = (size_t)36 * F * K;
+    const size_t per = (size_t)12 * Wp * C + (size_t)4 * Wo * F
+                       + (size_t)36 * CNW_WTB * (K + 2 * F) + 64;
+    float* part = cnt_ws_get(ws, 1, msz * nchunks);
+    float* bufs = cnt_ws_threads(ws, 2, per);
+    if (!part || !bufs) return -1;
+    #pragma omp parallel
+    {
+        float* xr = cnt_thread_buffer(bufs, per);
+        float* dr = xr + (size_t)12 * Wp * C;
+        float* V = dr + (size_t)4 * Wo * F;
+        float* D = V + (size_t)36 * CNW_WTB * K;
+        float* DT = D + (size_t)36 * CNW_WTB * F;
+        #pragma omp for schedule(static)
+        for (int ch = 0; ch < nchunks; ++ch) {
+            float* MT = part + (size_t)ch * msz;        /* [xi][f][k] */
+            memset(MT, 0, sizeof(float) * msz);
+            const long t0 = ntiles * ch / nchunks, t1 = ntiles * (ch + 1) / nchunks;
+            long packed = -1;                           /* the tile row in xr, dr */
+            for (long b0 = t0; b0 < t1; b0 += CNW_WTB) {
+                const int nt = t1 - b0 < CNW_WTB ? (int)(t1 - b0) : CNW_WTB;
+                for (int t = 0; t < nt; ++t) {          /* transforms */
+                    const long row = (b0 + t) / ntj;
+                    const int n = row / nti, ti = row % nti, tj = (b0 + t) % ntj;
+                    if (row != packed) {
+                        for (int u = 0; u < 12; ++u)
+                            cnt_pack_row(x, n, C, H, W, 2, 8 * ti + u, xr + (size_t)u * Wp * C);
+                        for (int u = 0; u < 4; ++u)
+                            cnt_pack_row(dy, n, F, Ho, Wo, 0, 4 * ti + u, dr + (size_t)u * Wo * F);
+                        packed = row;
+                    }
+                    for (int p = 0; p < 2; ++p)
+                        for (int q = 0; q < 2; ++q)
+                            for (int c = 0; c < C; c += 16)
+                                cnw_input_tile(xr + ((size_t)p * Wp + 8 * tj + q) * C + c,
+                                               2L * Wp * C, 2L * C,
+                                               V + (size_t)t * K + (p * 2 + q) * C + c,
+                                               (long)CNW_WTB * K);
+                    for (int f = 0; f < F; f += 16)
+                        cnw_dy_tile(dr + (size_t)4 * tj * F + f, (long)Wo * F, F,
+                                    D + (size_t)t * F + f, (long)CNW_WTB * F);
+                }
+                for (int xi = 0; xi < 36; ++xi) {       /* 36 products */
+                    float* DTx = DT + (size_t)xi * F * CNW_WTB;   /* [f][t] */
+                    cnt_transpose(D + (size_t)xi * CNW_WTB * F, F, DTx, CNW_WTB, nt, F);
+                    cnt_row_acc(DTx, 0, 1, nt, CNW_WTB, F,
+                                V + (size_t)xi * CNW_WTB * K, K,
+                                MT + (size_t)xi * F * K, K, 1);
+                }
+            }
+        }
+    }
+    cnt_sum_chunks(part, msz, nchunks);
+    /* dw[f][c][2r + p][2s + q] = (G^T M G)[r][s], M[xi] = MT[xi][f][(p 2 + q) C + c] */
+    #pragma omp parallel for schedule(static)
+    for (long e = 0; e < (long)F * (K / 16); ++e) {
+        const int f = e / (K / 16), k = (int)(e % (K / 16)) * 16;
+        const int p = k / (2 * C), q = (k / C) % 2, c0 = k % C;
+        cnt_v16 m[36], t[18], y[9];
+        for (int xi = 0; xi < 36; ++xi)
+            m[xi] = *(const cnt_v16u*)(part + ((size_t)xi * F + f) * K + k);
+        for (int v = 0; v < 6; ++v) CNW_GT(m + v, 6, t + v, 6);        /* 3 x 6 */
+        for (int r = 0; r < 3; ++r) CNW_GT(t + r * 6, 1, y + r * 3, 1); /* 3 x 3 */
+        for (int r = 0; r < 3; ++r)
+            for (int s = 0; s < 3; ++s)
+                for (int i = 0; i < 16; ++i)
+                    dw[((size_t)f * C + c0 + i) * 36 + (2 * r + p) * 6 + 2 * s + q] = y[r * 3 + s][i];
     }
     return 0;
 }

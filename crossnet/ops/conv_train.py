@@ -264,7 +264,7 @@ class Corr6x6S2GradWeights(_Corr6x6S2Op):
     _why = "dy must be (B, F, H/2, W/2) for x (B, C, H, W), H and W even"
     _dims = ("Bd[1]", "A[1]", "6", "6")
     _kernel = ("cnt_grad_weights(%(a)s, A[0], A[1], A[2], A[3], %(b)s, Bd[1], "
-               "%(out)s, %(ws)s, %(amx)s)")
+               "%(out)s, %(ws)s, %(amx)s, %(wino)s)")
 
     def make_node(self, x, dy):
         return self._node(self._check(x, dy))
