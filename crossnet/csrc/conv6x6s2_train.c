@@ -227,7 +227,8 @@ static void cnt_sum_chunks(float* part, size_t K, int nchunks) {
    (the first layer of the discriminator): vectorised over 16 output pixels
    of a row instead of over channels, reading column-parity rows of the
    padded input, xq[n][c][r][pw][v] = xpad[n][c][r][2 v + pw] (v < Wo + 2,
-   then 16 zeros of slack).  ws buffer 0. */
+   then 16 zeros of slack).  ws buffers: 0 the parity rows, 1 the kernel
+   tap-major. */
 #ifdef __AVX512F__
 #define CNT_FB 16       /* output channels per pass: accumulator registers */
 #else
@@ -256,8 +257,15 @@ static float* cnt_pack_parity_rows(const float* x, int B, int C, int H, int W,
 static int cnt_forward_few(const float* x, int B, int C, int H, int W,
                            const float* w, int F, float* y, cnt_ws* ws) {
     const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = Wo + 2 + 16;
+    const int Fp = (F + CNT_FB - 1) / CNT_FB * CNT_FB;
     const float* xq = cnt_pack_parity_rows(x, B, C, H, W, ws);
-    if (!xq) return -1;
+    /* wq[(c 6 + kh) 6 + kw][f] = w[f][c][kh][kw], f < Fp (zeros past F):
+       the CNT_FB weights of a tap next to each other */
+    float* wq = cnt_ws_get(ws, 1, (size_t)C * 36 * Fp);
+    if (!xq || !wq) return -1;
+    for (int k = 0; k < C * 36; ++k)
+        for (int f = 0; f < Fp; ++f)
+            wq[(size_t)k * Fp + f] = f < F ? w[(size_t)f * C * 36 + k] : 0.0f;
     const long rows = (long)B * Ho;
     #pragma omp parallel for schedule(static)
     for (long r = 0; r < rows; ++r) {
@@ -270,18 +278,11 @@ static int cnt_forward_few(const float* x, int B, int C, int H, int W,
                 for (int c = 0; c < C; ++c)
                     for (int kh = 0; kh < 6; ++kh) {
                         const float* row = xq + (((size_t)n * C + c) * Hp + 2 * oh + kh) * 2 * Wr + j0;
-                        const float* wk = w + ((size_t)f0 * C + c) * 36 + kh * 6;
+                        const float* wk = wq + ((size_t)c * 6 + kh) * 6 * Fp + f0;
                         for (int kw = 0; kw < 6; ++kw) {
                             const cnt_v16 xv = *(const cnt_v16u*)(row + (kw & 1) * Wr + (kw >> 1));
-                            /* a full block: a constant trip count, so the
-                               accumulators stay in registers */
-                            if (nf == CNT_FB) {
-                                for (int k = 0; k < CNT_FB; ++k)
-                                    acc[k] += xv * wk[(size_t)k * C * 36 + kw];
-                            } else {
-                                for (int k = 0; k < nf; ++k)
-                                    acc[k] += xv * wk[(size_t)k * C * 36 + kw];
-                            }
+                            for (int k = 0; k < CNT_FB; ++k)
+                                acc[k] += xv * wk[kw * Fp + k];
                         }
                     }
                 const int nj = Wo - j0 < 16 ? Wo - j0 : 16;
