@@ -19,20 +19,17 @@ one with its slope (one pass instead of two). Sums run in double, one
 channel at a time in a fixed order, so results do not depend on the number
 of threads.
 """
-import zlib
-
 import numpy as np
 
 from ..backend import at
 from aesara.graph.basic import Apply
 from aesara.gradient import DisconnectedType
-from aesara.link.c.op import OpenMPOp
 from aesara.graph.rewriting.basic import node_rewriter
 from aesara.tensor.elemwise import Elemwise
 from aesara.tensor.rewriting.basic import register_specialize
 import aesara.scalar as aes
 
-from ..csrc import read_source
+from .csource import SourceOp
 
 __all__ = ["BatchStats", "BatchNormAct", "BatchNormActGrad", "BatchStatsGrad",
            "batch_stats", "batch_norm_act", "fits_batch_norm",
@@ -55,11 +52,12 @@ def _tensor4():
     return at.TensorType("float32", shape=(None,) * 4)()
 
 
-class _BatchNormOp(OpenMPOp):
+class _BatchNormOp(SourceOp):
     """C plumbing shared by the four Ops: input 0 is x (B, C, H, W); a
     subclass gives ``_outputs`` ("x": shaped like x, "c": one value per
     channel, for each output) and ``_call`` (the C kernel call)."""
 
+    sources = (_SOURCE,)
     _outputs = ()
 
     def __init__(self, openmp=True):
@@ -73,15 +71,6 @@ class _BatchNormOp(OpenMPOp):
 
     def c_headers(self, **kwargs):
         return ["<math.h>", "<string.h>"] + super().c_headers(**kwargs)
-
-    def c_compile_args(self, **kwargs):
-        return list(super().c_compile_args(**kwargs)) + ["-O3"]
-
-    def c_code_cache_version(self):
-        return (1, self.openmp, zlib.crc32(read_source(_SOURCE).encode()))
-
-    def c_support_code(self, **kwargs):
-        return read_source(_SOURCE)
 
     def c_code(self, node, name, inputs, outputs, sub):
         ins = "\n".join("PyArrayObject* in%d = PyArray_GETCONTIGUOUS(%s);"

@@ -24,15 +24,14 @@ convolution with a Lasagne/Theano kernel W (F, C, 6, 6) pass
 ``hwio_kernel(W, flip=True)``. Inference only (no gradient).
 """
 import os
-import zlib
 
 import numpy as np
 
 from .. import csrc
 from ..backend import at
-from ..csrc import read_source
 from aesara.graph.basic import Apply
-from aesara.link.c.op import OpenMPOp
+
+from .csource import SourceOp
 
 __all__ = ["Conv6x6S2", "conv6x6s2", "correlate6x6_s2p2", "hwio_kernel",
            "to_nhwc_pad2", "from_nhwc_pad2", "LAYOUTS"]
@@ -69,7 +68,7 @@ def winograd_default():
     return _env_on("CROSSNET_WINOGRAD")
 
 
-class Conv6x6S2(OpenMPOp):
+class Conv6x6S2(SourceOp):
     """``leaky_relu(correlate(pad(x, 2), w)[::2, ::2] + b)``.
 
     x: (B, C, H, W) for ``in_layout="nchw"``, or (B, H + 4, W + 4, C) with a
@@ -87,6 +86,8 @@ class Conv6x6S2(OpenMPOp):
     """
 
     __props__ = ("leak", "in_layout", "out_layout", "amx", "winograd")
+    sources = _SOURCES
+    version = 14
 
     def __init__(self, leak=0.2, in_layout="nchw", out_layout="nchw", openmp=True,
                  amx=None, winograd=None):
@@ -141,18 +142,8 @@ class Conv6x6S2(OpenMPOp):
     def c_headers(self, **kwargs):
         return ["<string.h>", "<stdlib.h>"] + super().c_headers(**kwargs)
 
-    def c_compile_args(self, **kwargs):
-        return super().c_compile_args(**kwargs) + ["-O3"]
-
     def c_header_dirs(self, **kwargs):
         return [csrc.HERE] + super().c_header_dirs(**kwargs)
-
-    def c_code_cache_version(self):
-        return (14, self.openmp, self.amx, self.winograd, zlib.crc32(
-            "".join(read_source(s) for s in _SOURCES).encode()))
-
-    def c_support_code(self, **kwargs):
-        return read_source(_SOURCE)
 
     def c_support_code_struct(self, node, name):
         return ("float* pad_%(name)s; size_t pad_size_%(name)s; cnt_ws ws_%(name)s;"

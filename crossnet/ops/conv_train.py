@@ -34,16 +34,15 @@ error against 1e-7 for the FMA path); other shapes and CPUs use the FMA
 path. Results stay independent of the number of threads.
 """
 import platform
-import zlib
 
 import numpy as np
 
 from ..backend import at
 from aesara.graph.basic import Apply
-from aesara.link.c.op import OpenMPOp
+
+from .csource import SourceOp
 
 from .. import csrc
-from ..csrc import read_source
 from .conv6x6 import amx_default, correlate6x6_s2p2, winograd_default
 
 __all__ = ["Corr6x6S2", "Corr6x6S2GradInputs", "Corr6x6S2GradWeights",
@@ -68,7 +67,7 @@ def fits_corr6x6s2(filter_size, stride, pad, input_shape):
             and rows % 2 == 0 and cols % 2 == 0 and rows >= 2 and cols >= 2)
 
 
-class _Corr6x6S2Op(OpenMPOp):
+class _Corr6x6S2Op(SourceOp):
     """Shared C plumbing: one grow-only workspace per Apply node. A
     subclass gives, in C over the dims ``A`` and ``Bd`` of its two inputs:
     ``_bad_shapes`` (a condition), ``_names`` and ``_why`` (the error
@@ -77,6 +76,8 @@ class _Corr6x6S2Op(OpenMPOp):
     and ``ws`` stand for the data pointers and the workspace)."""
 
     __props__ = ("isa", "amx", "winograd")
+    sources = _SOURCES
+    version = 3
     _names = _bad_shapes = _why = _kernel = None
     _dims = ()
 
@@ -110,7 +111,7 @@ class _Corr6x6S2Op(OpenMPOp):
         return ["<string.h>", "<stdlib.h>"] + super().c_headers(**kwargs)
 
     def c_compile_args(self, **kwargs):
-        flags = list(super().c_compile_args(**kwargs)) + ["-O3"]
+        flags = super().c_compile_args(**kwargs)
         if platform.machine() in ("x86_64", "AMD64"):
             flags += _ISA_FLAGS[self.isa]
         return flags
@@ -124,13 +125,6 @@ class _Corr6x6S2Op(OpenMPOp):
 
     def c_header_dirs(self, **kwargs):
         return [csrc.HERE] + super().c_header_dirs(**kwargs)
-
-    def c_code_cache_version(self):
-        return (3, self.openmp, self.isa, self.amx, self.winograd, zlib.crc32(
-            "".join(read_source(s) for s in _SOURCES).encode()))
-
-    def c_support_code(self, **kwargs):
-        return read_source(_SOURCE)
 
     def c_support_code_struct(self, node, name):
         return "cnt_ws ws_%s;" % name

@@ -7,25 +7,20 @@ threads (C in ``crossnet/csrc/tanh.c``; about 2 float32 ulp against tanh
 in double). :func:`crossnet.nn.nonlinearities.tanh` uses it for float32
 tensors while the training Ops are on (:mod:`crossnet.ops`).
 """
-import zlib
-
 import numpy as np
 
 from ..backend import at
 from aesara.graph.basic import Apply
-from aesara.link.c.op import OpenMPOp
 
-from ..csrc import read_source
+from .csource import SourceOp
 
 __all__ = ["Tanh", "tanh"]
 
-_SOURCE = "tanh.c"
-
-
-class Tanh(OpenMPOp):
+class Tanh(SourceOp):
     """``y = tanh(x)`` elementwise, float32, any shape."""
 
     __props__ = ()
+    sources = ("tanh.c",)
 
     def make_node(self, x):
         x = at.as_tensor_variable(x)
@@ -43,15 +38,6 @@ class Tanh(OpenMPOp):
 
     def perform(self, node, inputs, outputs):
         outputs[0][0] = np.tanh(inputs[0]).astype("float32")
-
-    def c_compile_args(self, **kwargs):
-        return list(super().c_compile_args(**kwargs)) + ["-O3"]
-
-    def c_code_cache_version(self):
-        return (1, self.openmp, zlib.crc32(read_source(_SOURCE).encode()))
-
-    def c_support_code(self, **kwargs):
-        return read_source(_SOURCE)
 
     def c_code(self, node, name, inputs, outputs, sub):
         return _C_CODE % dict(x=inputs[0], y=outputs[0], fail=sub["fail"])
