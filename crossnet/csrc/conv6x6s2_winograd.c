@@ -1,6 +1,8 @@
-/* Winograd F(4x4, 3x3) for the 6x6 / stride-2 / pad-2 correlation (the
- * float32 FMA path of conv6x6s2_train.c, which includes this file after
- * its register tile).
+/* Winograd kernels for the 6x6 / stride-2 / pad-2 correlation on the
+ * float32 path: F(4x4, 3x3) for the forward pass (training, and the
+ * inference Op of conv6x6s2_infer.c with bias and leaky ReLU) and for the
+ * input gradient, F(3x3, 4x4) for the weight gradient (at the end). Included
+ * by conv6x6s2_train.c after its register tile, which runs the products.
  *
  * Polyphase: with kh = 2 r + p, kw = 2 s + q (r, s < 3; p, q < 2),
  *   y[f][i][j] = sum_{c,p,q} sum_{r,s} xq[c,p,q][i + r][j + s] g[f][c,p,q][r][s],
@@ -21,8 +23,8 @@
  * infinite input makes every output of the 4x4 tiles whose patch holds it
  * NaN (the transforms mix a patch), a superset of its receptive field.
  *
- * Used where C % 16 == 0, F % 16 == 0 and the output rows and columns are
- * multiples of 4; other shapes keep the direct tile.
+ * Used where cnw_fits (16-channel blocks, output rows and columns whole
+ * tiles, at least 8 rows and 16 columns); other shapes keep the direct tile.
  */
 #ifndef CROSSNET_CONV6X6S2_WINOGRAD
 #define CROSSNET_CONV6X6S2_WINOGRAD
@@ -197,6 +199,7 @@ static const float* cnw_forward_kernel(const float* w, int F, int C, long sf,
                                        long sc, long sh, long sw, cnt_ws* ws) {
     const int K = 4 * C;
     const size_t nw = (size_t)F * C * 36, nu = (size_t)36 * K * F;
+    if (ws->n[3] < nw + nu + 64) ws->kept[0] = 0;   /* about to be reallocated */
     float* kept = cnt_ws_get(ws, 3, nw + nu);
     if (!kept) { ws->kept[0] = 0; return NULL; }
     float* U = kept + nw;
