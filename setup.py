@@ -24,9 +24,10 @@ setup(
         "test": ["pytest>=7"],
         # peers of paper_experiments/timing.py (PyTorch CPU, ONNX Runtime,
         # OpenVINO); tested with torch 2.13.0, onnx 1.23.2, onnxruntime
-        # 1.32.0, openvino 2026.4.1 beside numpy 1.26.4
+        # 1.32.0, openvino 2026.4.1, ml_dtypes 0.5.4 beside numpy 1.26.4
+        # (onnx imports ml_dtypes, whose 0.6+ wheels need numpy 2)
         "bench": ["torch>=2.0", "onnx>=1.16", "onnxruntime>=1.18",
-                  "openvino>=2024.0"],
+                  "openvino>=2024.0", "ml_dtypes<0.6"],
     },
     entry_points={"console_scripts": ["crossnet=crossnet.cli:main"]},
 )
