@@ -213,7 +213,7 @@ def main(argv=None):
                              "(128x128 and the demo's 64x64 batch 50) against "
                              "its PyTorch twin")
     parser.add_argument("--train-batch", type=int, default=None,
-                        help="batch of the training step (default 200; "
+                        help="batch of the training step (default 64; "
                              "--quick: 16)")
     args = parser.parse_args(argv)
 
