@@ -168,7 +168,9 @@ def run_demo(out, frames=DEMO_FRAMES, test_frames=300, size=64,
         b = test.read(np.arange(len(test)), ("depth", "pose", "origin"))
     train_data.cache.close()
     # depth maps rendered from held-out poses through Ali + generator, from
-    # the crossing run's final model (population batch-norm statistics)
+    # the crossing run's model/: its checkpoint chosen on validation (a 3a
+    # one leaves the GAN's generator as it was), population batch-norm
+    # statistics
     from .checkpoint import load_checkpoint, resolve_weights
     from .networks import CrossingNet
     net = CrossingNet("synthetic", size)
@@ -282,7 +284,8 @@ def _write_report(out, s):
     captions = {
         "loss_curves": "Loss terms of every stage against the epoch.",
         "rendered": "Top: real held-out crops; bottom: depth maps rendered "
-                    "from their poses (pose VAE -> Ali -> generator).",
+                    "from their poses (pose VAE -> Ali -> generator of crossing "
+                    "nets' chosen checkpoint).",
         "success": "Fraction of held-out frames whose worst joint is within "
                    "a threshold.",
     }
