@@ -58,10 +58,12 @@ static void cnt_ws_free(cnt_ws* ws) {
     ws->kept[0] = ws->kept[1] = ws->kept[2] = 0;
 }
 
-/* buffer i with room for n floats (+ 64 of slack for vector over-reads) */
+/* buffer i with room for n floats (+ 64 of slack for vector over-reads);
+   growing buffer 3 loses what it kept, so `kept` is cleared with it */
 static float* cnt_ws_get(cnt_ws* ws, int i, size_t n) {
     n += 64;
     if (ws->n[i] < n) {
+        if (i == 3) ws->kept[0] = 0;
         free(ws->p[i]);
         if (posix_memalign((void**)&ws->p[i], 64, sizeof(float) * n) != 0)
             ws->p[i] = NULL;

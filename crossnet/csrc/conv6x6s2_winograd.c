@@ -199,7 +199,6 @@ static const float* cnw_forward_kernel(const float* w, int F, int C, long sf,
                                        long sc, long sh, long sw, cnt_ws* ws) {
     const int K = 4 * C;
     const size_t nw = (size_t)F * C * 36, nu = (size_t)36 * K * F;
-    if (ws->n[3] < nw + nu + 64) ws->kept[0] = 0;   /* about to be reallocated */
     float* kept = cnt_ws_get(ws, 3, nw + nu);
     if (!kept) { ws->kept[0] = 0; return NULL; }
     float* U = kept + nw;
