@@ -3,6 +3,8 @@ import json
 import os
 import re
 
+import numpy as np
+
 from crossnet.demo import run_demo
 from crossnet.pipeline import Budget
 
@@ -35,6 +37,9 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert saved["image_size"] == 32 and saved["baselines_mm"] == summary["baselines_mm"]
     assert 0 < summary["render_mean_abs_error"] < 2
     assert 0 <= summary["render_silhouette_iou"] <= 1
+    assert summary["render_roughness"] >= 0 and summary["real_roughness"] >= 0
+    assert "%.3f against %.3f" % (summary["render_roughness"],
+                                  summary["real_roughness"]) in report
     assert "feature matching" in report      # the tiny budget's GAN loss
     phases = summary["wall_time_by_phase_s"]
     assert list(phases) == ["data", "gan", "crossing_nets", "supervised",
@@ -62,3 +67,17 @@ def test_report_states_batch_sizes_and_learning_rate_steps():
     assert _lr_steps(b.options) == (", except that 3a steps to 0.1 of it "
                                     "every 1000 updates")
     assert _lr_steps({"gan": {"generator_loss": "logd"}}) == ""
+
+
+def test_roughness_separates_smooth_surfaces_from_speckle():
+    """Neighbouring hand pixels only: a ramp's step, a checkerboard's jump;
+    background (+1) and hand/background edges do not count."""
+    from crossnet.demo import roughness
+    ramp = np.ones((1, 8, 8), np.float32)
+    ramp[0, 2:6, 2:6] = -1 + 0.1 * np.arange(4)          # steps of 0.1 along x
+    assert abs(roughness(ramp) - 0.05) < 1e-6             # 12 x-pairs 0.1, 12 y-pairs 0
+    checker = ramp.copy()
+    checker[0, 2:6, 2:6] = np.where(np.add.outer(np.arange(4), np.arange(4))
+                                    % 2, -0.2, -1.0)
+    assert abs(roughness(checker) - 0.8) < 1e-6
+    assert np.isnan(roughness(np.ones((2, 4, 4))))

@@ -27,6 +27,7 @@ def run(args):
                        log=(lambda *a: None) if args.quiet else print)
     print(json.dumps({k: summary[k] for k in
                       ("wall_time_s", "mean_error_mm", "baselines_mm",
-                       "render_mean_abs_error", "render_silhouette_iou")}))
+                       "render_mean_abs_error", "render_silhouette_iou",
+                       "render_roughness", "real_roughness")}))
     print("report: %s/report.md" % args.out)
     return 0
