@@ -25,7 +25,9 @@ setup(
         # peers of paper_experiments/timing.py (PyTorch CPU, ONNX Runtime,
         # OpenVINO); tested with torch 2.13.0, onnx 1.23.2, onnxruntime
         # 1.32.0, openvino 2026.4.1, ml_dtypes 0.5.4 beside numpy 1.26.4
-        # (onnx imports ml_dtypes, whose 0.6+ wheels need numpy 2)
+        # (onnx imports ml_dtypes, whose 0.6+ wheels need numpy 2); then
+        # pip install "setuptools<74" (torch pulls 77+, which breaks the
+        # numpy.distutils import aesara makes; see timing.py)
         "bench": ["torch>=2.0", "onnx>=1.16", "onnxruntime>=1.18",
                   "openvino>=2024.0", "ml_dtypes<0.6"],
     },

@@ -29,8 +29,8 @@ from .pipeline import synthetic_caches
 from .training.runner import read_log
 from .training.schedules import schedule as named_schedule
 
-__all__ = ["run_demo", "plot_losses", "render_error", "roughness", "DEMO_FRAMES",
-           "DEMO_UPDATES", "DEMO_OPTIONS"]
+__all__ = ["run_demo", "plot_losses", "render_error", "roughness",
+           "DEMO_FRAMES", "DEMO_UPDATES", "DEMO_OPTIONS"]
 
 
 def plot_losses(run_dir, path):

@@ -7,7 +7,11 @@ same thread count, alternating between implementations round by round:
 * crossnet-corrmm: the same with aesara's own CorrMM convolution;
 * numpy: the same network in plain numpy (im2col + matmul);
 * torch: the same network in PyTorch (CPU), if installed (`pip install
-  -e .[bench]`; here `pip install torch==2.13.0`);
+  -e .[bench]`; here `pip install torch==2.13.0`), then `pip install
+  "setuptools<74"`: torch 2.13 pulls setuptools 77+, whose distutils lacks
+  ``msvccompiler``, and numpy 1.26's ``numpy.distutils`` (which aesara
+  imports when it compiles a new BLAS Op) then fails to import; pip warns
+  about torch's requirement, and torch runs as before;
 * onnxruntime-1t / -Nt: the same network exported to ONNX (built from the
   same folded steps), ONNX Runtime on 1 and N threads, spinning off;
 * openvino: that ONNX model in OpenVINO, LATENCY hint, f32 precision.
