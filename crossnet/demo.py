@@ -298,8 +298,8 @@ def _write_report(out, s):
         "background; 0.1 is 12.5 mm of the 250 mm cube); intersection over "
         "union of the rendered (depth < %.1f) and real hand silhouettes "
         "%.2f; roughness (mean |difference| of neighbouring hand pixels) of "
-        "the renders %.3f against %.3f for the real crops: well above it, "
-        "the renders are speckled rather than smooth surfaces."
+        "the renders %.3f against %.3f for the real crops (renders much "
+        "rougher than the crops are speckled, not smooth surfaces)."
         % (s["render_mean_abs_error"], RENDER_HAND_BELOW,
            s["render_silhouette_iou"], s["render_roughness"],
            s["real_roughness"]), "",
