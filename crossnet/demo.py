@@ -108,7 +108,8 @@ def roughness(depth):
     pixels (both nearer than ``RENDER_HAND_BELOW``) of (N, S, S) normalised
     depth maps: small for smooth surfaces, large for speckle (nan without
     two neighbouring hand pixels)."""
-    hand = np.asarray(depth) < RENDER_HAND_BELOW
+    depth = np.asarray(depth)
+    hand = depth < RENDER_HAND_BELOW
     diffs = []
     for axis in (1, 2):
         d = np.abs(np.diff(depth, axis=axis))
