@@ -135,8 +135,12 @@ def test_recalibrate_batch_norm_shares_a_pass_per_level(rng):
     x = (rng.randn(12, 2, 3, 3) * 2 + 1).astype("f4")
 
     calls = []
-    stats = recal._stats
-    recal._stats = lambda *a: calls.append(1) or stats(*a)
+    make_pass = recal._pass
+
+    def counting_pass(*args):
+        run = make_pass(*args)
+        return lambda *a: calls.append(1) or run(*a)
+    recal._pass = counting_pass
     recal([x[:5], x[5:]])
     assert len(calls) == 2 * 2          # levels x batches (not layers x)
     x64 = x.astype(np.float64)
@@ -146,3 +150,38 @@ def test_recalibrate_batch_norm_shares_a_pass_per_level(rng):
     for head, f in zip(heads, (lambda v: v ** 2, lambda v: 3 * v + 1)):
         np.testing.assert_allclose(head.mean.get_value(),
                                    f(t).mean(axis=(0, 2, 3)), rtol=1e-4)
+
+
+@pytest.mark.parametrize("cache_bytes", [0, 2 ** 20])
+def test_recalibration_keeps_lower_outputs_and_gives_the_same_statistics(
+        rng, cache_bytes):
+    # a chain of four levels with a branch that bypasses one of them: the
+    # passes from kept outputs give what the passes from the input give
+    l_in = nn.InputLayer((None, 2, 4, 4))
+    h, bns = l_in, []
+    for i in range(4):
+        conv = nn.Conv2DLayer(h, 3, 3, pad=1, b=None, nonlinearity=None)
+        bns.append(nn.BatchNormLayer(conv, beta=nn.init.Normal(1.0)))
+        h = nn.NonlinearityLayer(bns[-1], nn.nonlinearities.LeakyRectify(0.2))
+    bypass = nn.BatchNormLayer(nn.ConcatLayer([h, bns[1]], axis=1))
+    x = (rng.randn(30, 2, 4, 4) * 2 + 1).astype("f4")
+    batches = [x[:13], x[13:]]
+    recal = nn.BatchNormRecalibration(bypass, cache_bytes=cache_bytes)
+    assert recal.levels == [1, 2, 3, 4, 5]
+    recal(batches)
+    got = [(bn.mean.get_value(), bn.inv_std.get_value()) for bn in bns + [bypass]]
+    kept = {key[2] for key in recal._passes}
+    assert (kept != {()}) == (cache_bytes > 0)
+
+    # reference: level by level from the input, in numpy-checked aesara
+    from crossnet.backend import at
+    v = at.tensor4()
+    for bn in bns + [bypass]:
+        below = nn.get_output(bn.input_layer, {l_in: v}, deterministic=True)
+        y = aesara.function([v], below)(x).astype(np.float64)
+        mean, var = y.mean(axis=(0, 2, 3)), y.var(axis=(0, 2, 3))
+        bn.mean.set_value(mean.astype("f4"))
+        bn.inv_std.set_value((1 / np.sqrt(var + bn.epsilon)).astype("f4"))
+    for (m, s_), bn in zip(got, bns + [bypass]):
+        np.testing.assert_allclose(m, bn.mean.get_value(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(s_, bn.inv_std.get_value(), rtol=1e-4)

@@ -151,12 +151,21 @@ def recalibrate_batch_norm(layer_or_layers, batches, inputs=None):
 
 
 class BatchNormRecalibration(object):
-    """:func:`recalibrate_batch_norm` with its statistics pass compiled once
-    (call it with ``batches`` as often as needed)."""
+    """:func:`recalibrate_batch_norm` with its statistics passes compiled
+    once (call it with ``batches`` as often as needed).
 
-    def __init__(self, layer_or_layers, inputs=None):
+    The pass of level L reads the outputs of the level L-2 batch norms
+    (kept from the pass before, frames x features in float32, if they fit
+    in ``cache_bytes``) instead of running the network from its inputs, and
+    keeps the outputs of level L-1 (final by then) for the next pass. A
+    chain of n levels so costs about two forward passes instead of n; a
+    layer that bypasses the kept outputs is recomputed from the inputs,
+    so the result is the same either way.
+    """
+
+    def __init__(self, layer_or_layers, inputs=None, cache_bytes=2 ** 29):
         from .base import InputLayer
-        from .helper import get_all_layers, get_output
+        from .helper import get_all_layers
         layers = get_all_layers(layer_or_layers, treat_as_input=inputs)
         self.layers = [lay for lay in layers
                        if isinstance(lay, BatchNormLayer)]
@@ -174,47 +183,85 @@ class BatchNormRecalibration(object):
                                  "pass inputs=[...] and dict batches"
                                  % len(inputs))
         self.inputs = list(inputs)
-        self._stats = None
-        if not self.layers:
-            return
-        variables = [at.TensorType("float32", (False,) * len(lay.output_shape))(
-            "recalibration_input_%d" % i) for i, lay in enumerate(self.inputs)]
-        below = get_output([bn.input_layer for bn in self.layers],
-                           dict(zip(self.inputs, variables)),
-                           deterministic=True)
-        outs = []
-        for bn, x in zip(self.layers, below):
-            outs += [x.mean(bn.axes), x.var(bn.axes)]
-        self._stats = aesara.function(variables, outs)
+        self.cache_bytes = cache_bytes
+        self._variables = [self._variable(lay, "recalibration_input_%d" % i)
+                           for i, lay in enumerate(self.inputs)]
+        self._passes = {}
+
+    @staticmethod
+    def _variable(layer, name):
+        return at.TensorType("float32", (False,) * len(layer.output_shape))(
+            name)
+
+    def _pass(self, level, fed, kept):
+        """Compiled pass of ``level``: (inputs, outputs of the ``fed``
+        layers) -> (mean, var) of each batch norm of the level, then the
+        outputs of the ``kept`` layers."""
+        from .helper import get_output
+        key = (level, fed, kept)
+        if key not in self._passes:
+            fed_vars = [self._variable(lay, "recalibration_kept_%d" % i)
+                        for i, lay in enumerate(fed)]
+            givens = dict(zip(self.inputs, self._variables))
+            givens.update(zip(fed, fed_vars))
+            bns = [bn for bn, lv in zip(self.layers, self.levels)
+                   if lv == level]
+            below = get_output([bn.input_layer for bn in bns] + list(kept),
+                               givens, deterministic=True)
+            outs = []
+            for bn, x in zip(bns, below):
+                outs += [x.mean(bn.axes), x.var(bn.axes)]
+            self._passes[key] = aesara.function(
+                self._variables + fed_vars, outs + below[len(bns):],
+                on_unused_input="ignore")
+        return self._passes[key]
+
+    def _keepable(self, layers, frames):
+        """``layers`` if their outputs for ``frames`` fit in the cache."""
+        size = 0
+        for lay in layers:
+            shape = lay.output_shape[1:]
+            if any(n is None for n in shape):
+                return ()
+            size += 4 * frames * int(np.prod(shape))
+        return tuple(layers) if size <= self.cache_bytes else ()
 
     def __call__(self, batches):
-        batches = list(batches)
+        batches = [[np.asarray(a, dtype="float32") for a in (
+            [batch[lay] for lay in self.inputs] if isinstance(batch, dict)
+            else [batch])] for batch in batches]
         if not batches:
             raise ValueError("recalibrate_batch_norm: no batches given")
+        frames = sum(len(arrays[0]) for arrays in batches)
+        top = max(self.levels, default=0)
+        fed, kept_values = (), [[] for _ in batches]
         # one pass over the batches per level: layers of one level (e.g. the
         # first batch norm of two heads on one trunk) do not see each other
-        for level in sorted(set(self.levels)):
+        for level in range(1, top + 1):
             ks = [k for k, lv in enumerate(self.levels) if lv == level]
-            stats = {k: [0, 0.0, 0.0] for k in ks}    # count, mean, m2
-            for batch in batches:
-                arrays = ([batch[lay] for lay in self.inputs]
-                          if isinstance(batch, dict) else [batch])
-                arrays = [np.asarray(a, dtype="float32") for a in arrays]
-                out = self._stats(*arrays)
+            kept = () if level == top else self._keepable(
+                [bn for bn, lv in zip(self.layers, self.levels)
+                 if lv == level - 1], frames)
+            run = self._pass(level, fed, kept)
+            stats = [[0, 0.0, 0.0] for _ in ks]    # count, mean, m2
+            new_values = []
+            for arrays, values in zip(batches, kept_values):
+                out = run(*(arrays + values))
                 n = len(arrays[0])   # every frame has the same pixel count
-                for k in ks:
-                    count, mean, m2 = stats[k]
-                    b_mean = out[2 * k].astype(np.float64)
-                    b_var = out[2 * k + 1].astype(np.float64)
+                for j in range(len(ks)):
+                    count, mean, m2 = stats[j]
+                    b_mean = out[2 * j].astype(np.float64)
+                    b_var = out[2 * j + 1].astype(np.float64)
                     delta = b_mean - mean
                     total = count + n
-                    stats[k] = [total, mean + delta * n / total,
+                    stats[j] = [total, mean + delta * n / total,
                                 m2 + b_var * n + delta ** 2 * count * n / total]
-            for k in ks:
+                new_values.append(list(out[2 * len(ks):]))
+            for k, (count, mean, m2) in zip(ks, stats):
                 bn = self.layers[k]
-                count, mean, m2 = stats[k]
                 var = m2 / count
                 bn.mean.set_value(mean.astype(bn.mean.dtype))
                 bn.inv_std.set_value((1.0 / np.sqrt(var + bn.epsilon)).astype(
                     bn.inv_std.dtype))
+            fed, kept_values = kept, new_values
         return list(self.layers)
