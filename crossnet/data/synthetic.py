@@ -212,8 +212,7 @@ def render_crop(joints, geom, knuckles=None):
     zbuf = np.full((S, S), np.inf)
     cam = geom.camera
     f_px = abs(cam.fx) * geom.scale      # crop px per (mm / depth)
-    for p0, p1, r0, r1 in _capsules(joints, knuckles):
-        _draw_capsule(zbuf, geom, f_px, p0, p1, r0, r1)
+    _draw_capsules(zbuf, geom, f_px, _capsules(joints, knuckles))
     _draw_ellipsoid(zbuf, geom, f_px, *_palm_ellipsoid(joints, knuckles))
     zbuf[~np.isfinite(zbuf)] = 0
     return zbuf.astype(np.float32)
@@ -230,33 +229,48 @@ def _window(zbuf, centres, radius_px):
     return r0, r1, c0, c1
 
 
-def _draw_capsule(zbuf, geom, f_px, p0, p1, r0, r1):
-    p0 = np.asarray(p0)
-    p1 = np.asarray(p1)
-    if p0[2] <= 1 or p1[2] <= 1:
+def _draw_capsules(zbuf, geom, f_px, capsules):
+    """Draw cones with spherical ends [(p0, p1, r0, r1)] (mm) into ``zbuf``
+    (S, S) mm, nearest surface wins. Each capsule is evaluated on the pixels
+    of its own window (its projected ends plus the larger projected radius
+    and a pixel), all capsules in one flat array."""
+    p0 = np.array([c[0] for c in capsules], dtype=np.float64)
+    p1 = np.array([c[1] for c in capsules], dtype=np.float64)
+    r0 = np.array([c[2] for c in capsules], dtype=np.float64)
+    r1 = np.array([c[3] for c in capsules], dtype=np.float64)
+    front = (p0[:, 2] > 1) & (p1[:, 2] > 1)      # both ends before the camera
+    p0, p1, r0, r1 = p0[front], p1[front], r0[front], r1[front]
+    a, b = geom.xyz_to_crop(p0), geom.xyz_to_crop(p1)       # (K, 2) col, row
+    s0, s1 = f_px / p0[:, 2], f_px / p1[:, 2]               # px per mm
+    radius = np.maximum(r0 * s0, r1 * s1) + 1
+    S = zbuf.shape[0]
+    lo = np.floor(np.minimum(a, b) - radius[:, None]).astype(int)
+    hi = np.ceil(np.maximum(a, b) + radius[:, None]).astype(int) + 1
+    c_lo, row_lo = np.maximum(lo[:, 0], 0), np.maximum(lo[:, 1], 0)
+    c_hi, row_hi = np.minimum(hi[:, 0], S), np.minimum(hi[:, 1], S)
+    width = np.maximum(c_hi - c_lo, 0)
+    count = width * np.maximum(row_hi - row_lo, 0)
+    if not count.sum():
         return
-    a = geom.xyz_to_crop(p0)
-    b = geom.xyz_to_crop(p1)
-    s0, s1 = f_px / p0[2], f_px / p1[2]          # px per mm at each end
-    win = _window(zbuf, np.stack([a, b]), max(r0 * s0, r1 * s1) + 1)
-    if win is None:
-        return
-    ra, rb, ca, cb = win
-    yy, xx = np.mgrid[ra:rb, ca:cb]
+    # every window pixel of every capsule: k (capsule), row yy, column xx
+    k = np.repeat(np.arange(len(count)), count)
+    local = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    yy = row_lo[k] + local // width[k]
+    xx = c_lo[k] + local % width[k]
     ab = b - a
-    L2 = ab.dot(ab)
-    t = np.zeros(xx.shape) if L2 < 1e-9 else np.clip(
-        ((xx - a[0]) * ab[0] + (yy - a[1]) * ab[1]) / L2, 0, 1)
-    dist_px = np.hypot(xx - a[0] - t * ab[0], yy - a[1] - t * ab[1])
-    scale = s0 + t * (s1 - s0)
+    L2 = ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1]
+    a, ab, L2 = a[k], ab[k], L2[k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(L2 < 1e-9, 0.0, np.clip(
+            ((xx - a[:, 0]) * ab[:, 0] + (yy - a[:, 1]) * ab[:, 1]) / L2, 0, 1))
+    dist_px = np.hypot(xx - a[:, 0] - t * ab[:, 0], yy - a[:, 1] - t * ab[:, 1])
+    scale = s0[k] + t * (s1[k] - s0[k])
     dist_mm = dist_px / scale
-    r = r0 + t * (r1 - r0)
+    r = r0[k] + t * (r1[k] - r0[k])
     inside = dist_mm < r
-    if not inside.any():
-        return
-    z = p0[2] + t * (p1[2] - p0[2]) - np.sqrt(np.maximum(r * r - dist_mm ** 2, 0))
-    sub = zbuf[ra:rb, ca:cb]
-    np.minimum(sub, np.where(inside, z, np.inf), out=sub)
+    z = (p0[k, 2] + t * (p1[k, 2] - p0[k, 2])
+         - np.sqrt(np.maximum(r * r - dist_mm ** 2, 0)))
+    np.minimum.at(zbuf.reshape(-1), (yy * S + xx)[inside], z[inside])
 
 
 def _draw_ellipsoid(zbuf, geom, f_px, centre, axes, radii):
