@@ -64,3 +64,30 @@ def test_renders_given_icvl_pose(reference_dir):
 def test_rejects_wrong_pose_shape():
     with pytest.raises(ValueError, match=r"\(N, 16, 3\)"):
         SyntheticHands(poses=np.zeros((2, 14, 3)))
+
+
+def test_capsule_depth_is_the_near_surface_of_a_cylinder():
+    # a cylinder of radius 10 mm along x at 400 mm, seen head-on: depth
+    # Z - sqrt(r^2 - d^2) at distance d (mm) from its axis, background beyond
+    from crossnet.data.preprocess import CropGeometry
+    from crossnet.data.synthetic import _draw_capsules, synthetic_params
+    params = synthetic_params(64)
+    geom = CropGeometry(np.array([0.0, 0.0, 400.0]), params.camera,
+                        params.cube_mm, 64)
+    zbuf = np.full((64, 64), np.inf)
+    f_px = abs(params.camera.fx) * geom.scale
+    _draw_capsules(zbuf, geom, f_px, [(np.array([-60.0, 0, 400]),
+                                       np.array([60.0, 0, 400]), 10.0, 10.0),
+                                      (np.array([0.0, 0, -5]),       # behind
+                                       np.array([0.0, 9, 400]), 50.0, 50.0)])
+    col, row = geom.xyz_to_crop(np.array([0.0, 0.0, 400.0]))
+    rows = np.arange(64)
+    d_mm = np.abs(rows - row) / (f_px / 400.0)
+    column = zbuf[:, int(round(col))]
+    on = d_mm < 10
+    np.testing.assert_allclose(column[on], 400 - np.sqrt(100 - d_mm[on] ** 2),
+                               rtol=0, atol=1e-9)
+    assert np.isinf(column[~on]).all()
+    # beyond the cylinder's ends (60 mm + the 10 mm cap) nothing is drawn
+    end = geom.xyz_to_crop(np.array([75.0, 0.0, 400.0]))[0]
+    assert np.isinf(zbuf[:, int(np.ceil(end)):]).all()
