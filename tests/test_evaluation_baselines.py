@@ -46,3 +46,17 @@ def test_ridge_fits_equal_a_direct_solve_in_primal_and_dual_form():
             np.testing.assert_allclose(W, W_ref, rtol=1e-8, atol=1e-10)
             np.testing.assert_allclose(b, Y.mean(0) - X.mean(0) @ W_ref,
                                        rtol=1e-8, atol=1e-10)
+
+
+def test_ridge_fit_from_the_moments_of_two_row_sets_equals_the_direct_one():
+    from crossnet.evaluation.baselines import _moments, _ridge_fits
+    rng = np.random.RandomState(3)
+    X, Y = rng.randn(40, 6) + 3, rng.randn(40, 2)   # offset: centring matters
+    summed = [a + b for a, b in zip(_moments(X[:31], Y[:31]),
+                                    _moments(X[31:], Y[31:]))]
+    (W, b), = _ridge_fits(None, None, [2.0], summed)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    W_ref = np.linalg.solve(Xc.T @ Xc + 2.0 * np.eye(6), Xc.T @ Yc)
+    np.testing.assert_allclose(W, W_ref, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(b, Y.mean(0) - X.mean(0) @ W_ref, rtol=1e-8,
+                               atol=1e-10)

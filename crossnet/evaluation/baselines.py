@@ -33,15 +33,22 @@ def constant_pose(train, num_test):
     return np.repeat(mean.reshape(1, J, 3) * UNIT_MM, num_test, axis=0)
 
 
-def _ridge_fits(X, Y, alphas):
+def _ridge_fits(X, Y, alphas, moments=None):
     """[(W (D, K), b (K,))] of Y ~ X W + b with an unpenalised intercept,
-    one per penalty in ``alphas``, from one Gram matrix (Cholesky solves)."""
+    one per penalty in ``alphas``, from one Gram matrix (Cholesky solves).
+    ``moments``: :func:`_moments` of (X, Y) when already known (then X and
+    Y are not read; only with N >= D)."""
     from scipy.linalg import cho_factor, cho_solve
-    mx, my = X.mean(axis=0), Y.mean(axis=0)
-    Xc, Yc = X - mx, Y - my
-    dual = Xc.shape[0] < Xc.shape[1]      # N x N system
-    gram = Xc @ Xc.T if dual else Xc.T @ Xc
-    rhs = Yc if dual else Xc.T @ Yc
+    dual = moments is None and X.shape[0] < X.shape[1]      # N x N system
+    if dual:
+        mx, my = X.mean(axis=0), Y.mean(axis=0)
+        Xc = X - mx
+        gram, rhs = Xc @ Xc.T, Y - my
+    else:
+        n, sum_x, sum_y, xx, xy = moments or _moments(X, Y)
+        mx, my = sum_x / n, sum_y / n
+        gram = xx - n * np.outer(mx, mx)        # centred X^T X
+        rhs = xy - n * np.outer(mx, my)         # centred X^T Y
     fits = []
     for alpha in alphas:
         system = gram.copy()
@@ -52,10 +59,18 @@ def _ridge_fits(X, Y, alphas):
     return fits
 
 
+def _moments(X, Y):
+    """[N, sum X, sum Y, X^T X, X^T Y]: what a primal ridge fit reads; the
+    moments of two sets of rows add up to those of their union."""
+    return [len(X), X.sum(axis=0), Y.sum(axis=0), X.T @ X, X.T @ Y]
+
+
 def ridge_on_pixels(train, test_depth, alphas=RIDGE_ALPHAS, seed=0):
     """(predicted (N_test, J, 3) mm, chosen alpha). ``train``: dict with
     depth (N, S, S), pose, origin; ``test_depth`` (N_test, S, S). Runs BLAS
-    on all cores (the Gram matrix of 64x64 crops is 4096 x 4096)."""
+    on all cores (the Gram matrix of 64x64 crops is 4096 x 4096; with more
+    frames than pixels, the refit on all frames adds the held-out tenth's
+    Gram matrix to the fitting frames' instead of recomputing it)."""
     from ..backend import blas_threads
     X = train["depth"].reshape(len(train["depth"]), -1).astype(np.float64)
     Y = _targets(train)
@@ -66,10 +81,14 @@ def ridge_on_pixels(train, test_depth, alphas=RIDGE_ALPHAS, seed=0):
     n_val = max(1, len(X) // 10)
     val, fit = perm[:n_val], perm[n_val:]
     with blas_threads():
+        primal = len(fit) >= X.shape[1]
+        fit_moments = _moments(X[fit], Y[fit]) if primal else None
         errors = [np.mean((X[val] @ W + b - Y[val]) ** 2)
-                  for W, b in _ridge_fits(X[fit], Y[fit], alphas)]
+                  for W, b in _ridge_fits(X[fit], Y[fit], alphas, fit_moments)]
         alpha = alphas[int(np.argmin(errors))]
-        (W, b), = _ridge_fits(X, Y, [alpha])
+        all_moments = primal and [a + b for a, b in zip(
+            fit_moments, _moments(X[val], Y[val]))]
+        (W, b), = _ridge_fits(X, Y, [alpha], all_moments or None)
         Xt = test_depth.reshape(len(test_depth), -1).astype(np.float64)
         pred = Xt @ W + b
     J = train["pose"].shape[1]
