@@ -144,7 +144,7 @@ def run_demo(out, frames=DEMO_FRAMES, test_frames=300, size=64,
     ``budget``: a :class:`crossnet.pipeline.Budget` (default: the demo's)."""
     from .data.cache import CacheDataset
     from .evaluation.report import plot_curves
-    from .pipeline import Budget, run_arm, train_shared_gan
+    from .pipeline import Budget, run_arm, train_shared_gan, train_shared_vae
     from .plotting import depth_grid, save_png
 
     budget = budget or Budget(DEMO_UPDATES, DEMO_BATCH, DEMO_OPTIONS)
@@ -167,12 +167,17 @@ def run_demo(out, frames=DEMO_FRAMES, test_frames=300, size=64,
     train_shared_gan(gan_dir, "synthetic", train_h5, budget, seed,
                      validation_fraction, progress, log)
     phase_done("gan")
+    # the pose VAE both arms take (each would train the same one)
+    vae_dir = os.path.join(out, "vae")
+    train_shared_vae(vae_dir, "synthetic", train_h5, budget, labelled_fraction,
+                     seed, validation_fraction, progress, log)
+    phase_done("vae")
     results = {}
     for name, arm in DEMO_ARMS:
         ev = run_arm(os.path.join(out, name), arm, "synthetic", train_h5,
                      test_h5, budget, labelled_fraction, seed,
                      validation_fraction, gan_dir, validate_every,
-                     progress=progress, log=log)
+                     progress=progress, log=log, shared_vae=vae_dir)
         ev["name"] = name
         results[name] = ev
         log("%s: mean joint error %.2f mm on %d held-out frames"

@@ -21,7 +21,7 @@ from .training.schedules import schedule as named_schedule
 
 __all__ = ["synthetic_caches", "ARMS", "Budget", "arm_schedule",
            "crossing_head_lr_steps", "planned_updates", "train_shared_gan",
-           "run_arm"]
+           "train_shared_vae", "run_arm"]
 
 
 class Budget(object):
@@ -166,20 +166,40 @@ def train_shared_gan(run_dir, dataset, train_h5, budget, seed,
     return run_dir
 
 
+def train_shared_vae(run_dir, dataset, train_h5, budget, fraction, seed,
+                     validation_fraction, progress=False, log=print):
+    """Stage 1 alone on the labelled poses of one fraction and seed: the
+    pose VAE every arm of that fraction and seed takes (each would train
+    the same one: same poses, seed and schedule)."""
+    sched = {"vae": _budget_entry("vae", budget)}
+    cfg = _common_config(dataset, train_h5, ["vae"], sched, fraction, seed,
+                         validation_fraction, 1)
+    trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
+                      progress=progress, log=log)
+    trainer.run()
+    trainer.close()
+    return run_dir
+
+
 def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
             validation_fraction, shared_gan=None, validate_every=50,
-            latent="sample", progress=False, log=print):
+            latent="sample", progress=False, log=print, shared_vae=None):
     """Train one arm (resuming ``run_dir``), evaluate its chosen model on
     ``test_h5``: the evaluation dict with ``name``, ``updates`` (done,
-    shared GAN included), ``planned_updates``, ``best`` (validation)."""
+    shared runs included), ``planned_updates``, ``best`` (validation).
+    ``shared_vae``: a :func:`train_shared_vae` run of this fraction and
+    seed, whose pose VAE the arm takes instead of training its own."""
     from .data.cache import CacheDataset
     from .evaluation.predict import evaluate_cache
     spec = ARMS[arm]
-    init_from = None
+    init_from = []
     if spec["gan"] == "shared":
         if shared_gan is None:
             raise ValueError("arm %r needs the shared GAN run" % arm)
-        init_from = {"run": shared_gan, "parts": spec["parts"]}
+        init_from.append({"run": shared_gan, "parts": spec["parts"]})
+    if shared_vae is not None:
+        init_from.append({"run": shared_vae, "parts": ["encoder", "decoder"],
+                          "stages": ["vae"]})
     cfg = _common_config(dataset, train_h5, spec["stages"],
                          arm_schedule(arm, budget, latent), fraction, seed,
                          validation_fraction, validate_every,

@@ -51,7 +51,8 @@ def main(argv=None):
     parser.add_argument("--labelled-fraction", type=float, default=1.0)
     args = parser.parse_args(argv)
     from crossnet.evaluation.report import plot_curves
-    from crossnet.pipeline import ARMS, run_arm, train_shared_gan
+    from crossnet.pipeline import (ARMS, run_arm, train_shared_gan,
+                                   train_shared_vae)
     from semi_supervised import baselines
 
     t0 = time.perf_counter()
@@ -60,12 +61,15 @@ def main(argv=None):
     gan_dir = os.path.join(args.out, "runs", "shared_gan")
     train_shared_gan(gan_dir, dataset, train, budget, seed,
                      st["validation_fraction"], log=lambda *a: None)
+    vae_dir = os.path.join(args.out, "runs", "shared_vae")
+    train_shared_vae(vae_dir, dataset, train, budget, f, seed,
+                     st["validation_fraction"], log=lambda *a: None)
     results = []
     for label, arm in VARIANTS:
         run_dir = os.path.join(args.out, "runs", arm.split(",")[0].replace(" ", "_"))
         ev = run_arm(run_dir, arm, dataset, train, test, budget, f, seed,
                      st["validation_fraction"], gan_dir, st["validate_every"],
-                     log=lambda *a: None)
+                     log=lambda *a: None, shared_vae=vae_dir)
         ev["name"], ev["arm"] = label, arm
         results.append(ev)
         print("%-26s %.2f mm" % (label, ev["mean_error_mm"]), flush=True)

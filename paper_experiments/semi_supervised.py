@@ -107,7 +107,7 @@ def main(argv=None):
                         help="seeds at the lowest fraction (default: the "
                              "scale's, 1 or 3)")
     args = parser.parse_args(argv)
-    from crossnet.pipeline import run_arm, train_shared_gan
+    from crossnet.pipeline import run_arm, train_shared_gan, train_shared_vae
 
     t0 = time.perf_counter()
     dataset, train, test, st, described = experiment_setup(args)
@@ -123,6 +123,10 @@ def main(argv=None):
         for f in fractions:
             if seed not in seeds_for(f, fractions, st, args.seeds):
                 continue
+            vae_dir = os.path.join(args.out, "runs", "seed%d" % seed,
+                                   "%g" % f, "shared_vae")
+            train_shared_vae(vae_dir, dataset, train, budget, f, seed,
+                             st["validation_fraction"], log=lambda *a: None)
             base = baselines(train, test, dataset, f, seed,
                              st["validation_fraction"])
             for name in BASELINES:
@@ -132,7 +136,8 @@ def main(argv=None):
                                        "%g" % f, arm.split()[0])
                 ev = run_arm(run_dir, arm, dataset, train, test, budget, f,
                              seed, st["validation_fraction"], gan_dir,
-                             st["validate_every"], log=lambda *a: None)
+                             st["validate_every"], log=lambda *a: None,
+                             shared_vae=vae_dir)
                 table[f].setdefault(arm, []).append(ev["mean_error_mm"])
                 runs.append({"fraction": f, "seed": seed, "arm": arm,
                              "mean_error_mm": ev["mean_error_mm"],

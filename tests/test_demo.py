@@ -42,8 +42,8 @@ def test_demo_end_to_end_tiny(tmp_path):
                                   summary["real_roughness"]) in report
     assert "feature matching" in report      # the tiny budget's GAN loss
     phases = summary["wall_time_by_phase_s"]
-    assert list(phases) == ["data", "gan", "crossing_nets", "supervised",
-                            "baselines_and_figures"]
+    assert list(phases) == ["data", "gan", "vae", "crossing_nets",
+                            "supervised", "baselines_and_figures"]
     assert abs(sum(phases.values()) - summary["wall_time_s"]) < 0.5
     assert "crossing nets %.0f" % phases["crossing_nets"] in report
     for name in ("crossing_nets", "supervised"):

@@ -380,3 +380,36 @@ def test_init_from_loads_parts_and_counts_their_updates(tiny_h5, tmp_path):
     with pytest.raises(TrainingError, match="its seed is 3, this run's 4"):
         Trainer(bad, str(tmp_path / "bad"), progress=False)
 
+
+
+def test_a_vae_taken_from_a_vae_run_gives_the_run_it_would_have_trained(
+        tiny_h5, tmp_path):
+    stages = ("vae", "align")
+    own = Trainer(_config(tiny_h5, stages, labelled_fraction=0.5),
+                  str(tmp_path / "own"), progress=False)
+    own.run()
+    vae = Trainer(_config(tiny_h5, ("vae",), labelled_fraction=0.5),
+                  str(tmp_path / "vae"), progress=False)
+    vae.run()
+    vae.close()
+    source = {"run": str(tmp_path / "vae"), "parts": ["encoder", "decoder"],
+              "stages": ["vae"]}
+    shared = Trainer(_config(tiny_h5, stages, labelled_fraction=0.5,
+                             init_from=[source]),
+                     str(tmp_path / "shared"), progress=False)
+    assert shared.state["finished"] == ["vae"]
+    shared.run()
+    assert runner.total_updates(shared.state) == runner.total_updates(own.state)
+    a, b = _values(own), _values(shared)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    own.close()
+    shared.close()
+    # the VAE must come from this run's labelled frames and schedule
+    with pytest.raises(TrainingError, match="its labelled_fraction is 0.5"):
+        Trainer(_config(tiny_h5, stages, init_from=[source]),
+                str(tmp_path / "other_fraction"), progress=False)
+    longer = _config(tiny_h5, stages, labelled_fraction=0.5, init_from=[source])
+    longer["schedule"]["vae"]["epochs"] = 3
+    with pytest.raises(TrainingError, match="its vae schedule"):
+        Trainer(longer, str(tmp_path / "other_schedule"), progress=False)

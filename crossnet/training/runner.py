@@ -91,7 +91,11 @@ def make_config(dataset, data, stages=None, quick=False, seed=0,
     whether the GAN terms may use the depth maps of unlabelled frames
     (False: labelled frames only). ``init_from``: {"run": run folder,
     "parts": [...]} loads those parts from another run's checkpoint
-    before training (e.g. a shared GAN pretraining).
+    before training (e.g. a shared GAN pretraining), or a list of such
+    sources; a source's optional "stages" are stages of this run that it
+    already trained with this run's schedule and labelled frames (e.g. the
+    pose VAE shared by the arms of one labelled fraction): they count as
+    finished here.
     """
     if not 0 < labelled_fraction <= 1:
         raise ValueError("labelled fraction must be in (0, 1], got %r"
@@ -120,9 +124,18 @@ def make_config(dataset, data, stages=None, quick=False, seed=0,
             "validation_fraction": float(validation_fraction),
             "validate_every": int(validate_every),
             "unlabelled_depth": bool(unlabelled_depth),
-            "init_from": init_from and {
-                "run": os.path.abspath(init_from["run"]),
-                "parts": list(init_from["parts"])}}
+            "init_from": init_sources(init_from) or None}
+
+
+def init_sources(init_from):
+    """``init_from`` of a config as a list of {"run", "parts", "stages"}
+    (absolute run folders; a single source may be given as a dict)."""
+    if not init_from:
+        return []
+    if isinstance(init_from, dict):
+        init_from = [init_from]
+    return [{"run": os.path.abspath(src["run"]), "parts": list(src["parts"]),
+             "stages": list(src.get("stages", []))} for src in init_from]
 
 
 class TrainingData(object):
@@ -285,14 +298,15 @@ class Trainer(object):
             except ckpt.CheckpointError as exc:
                 raise TrainingError("%s; nothing was overwritten" % exc)
         else:
-            if c.get("init_from"):
-                self._init_from(c["init_from"])
+            for source in init_sources(c.get("init_from")):
+                self._init_from(source)
             os.makedirs(run_dir, exist_ok=True)
             atomic_write_json(cfg_path, c)
 
     def _init_from(self, source):
         """Load parts of another run's checkpoint; its update counts go to
-        ``state['inherited_updates']`` (they count in the run's budget)."""
+        ``state['inherited_updates']`` (they count in the run's budget), and
+        the source's ``stages`` are finished here."""
         try:
             other = ckpt.read_run_config(source["run"])
             other_state = ckpt.read_trainer_state(source["run"])
@@ -301,8 +315,10 @@ class Trainer(object):
         except ckpt.CheckpointError as exc:
             raise TrainingError("init_from %s: %s" % (source["run"], exc))
         c = self.config
-        for key, default in (("data", None), ("seed", None),
-                             ("validation_fraction", 0.0)):
+        keys = [("data", None), ("seed", None), ("validation_fraction", 0.0)]
+        if source["stages"]:      # trained on this run's labelled frames
+            keys.append(("labelled_fraction", 1.0))
+        for key, default in keys:
             if other.get(key, default) != c.get(key, default):
                 raise TrainingError(
                     "init_from %s: its %s is %r, this run's %r (the frames "
@@ -314,7 +330,20 @@ class Trainer(object):
         if unfinished:
             raise TrainingError("init_from %s: stage(s) %s not finished"
                                 % (source["run"], ", ".join(unfinished)))
-        self.state["inherited_updates"] = total_updates(other_state)
+        for stage in source["stages"]:
+            if stage not in c["stages"] or stage not in other["stages"]:
+                raise TrainingError(
+                    "init_from %s: stage %s is not a stage of both runs"
+                    % (source["run"], stage))
+            if other["schedule"][stage] != c["schedule"][stage]:
+                raise TrainingError(
+                    "init_from %s: its %s schedule is %r, this run's %r"
+                    % (source["run"], stage, other["schedule"][stage],
+                       c["schedule"][stage]))
+            self.state["finished"].append(stage)
+        inherited = self.state.setdefault("inherited_updates", {})
+        for stage, n in total_updates(other_state).items():
+            inherited[stage] = inherited.get(stage, 0) + n
 
     def close(self):
         """Release the run folder's lock and close the training cache (the
@@ -551,6 +580,11 @@ class Trainer(object):
         generator over the mean latents of a subset of the labelled
         poses)."""
         from .stages import latent_of_batch
+        if set(self.config["stages"]) <= {"vae"}:
+            # the pose VAE has no batch norm: nothing to recalibrate
+            ckpt.save_checkpoint_folder(
+                self.net, os.path.join(self.run_dir, ckpt.RUN_MODEL))
+            return
         if self.state.get("best") is not None:
             ckpt.load_checkpoint(self.net, os.path.join(self.run_dir,
                                                         ckpt.RUN_BEST))
@@ -674,8 +708,12 @@ def total_updates(state):
 
 
 def _comparable(config):
-    """The settings that must match to resume (not the evaluation-only ones)."""
-    return {k: v for k, v in config.items() if k not in ("quick", "test_data")}
+    """The settings that must match to resume (not the evaluation-only ones;
+    ``init_from`` as :func:`init_sources`, so older single-source configs
+    still match)."""
+    out = {k: v for k, v in config.items() if k not in ("quick", "test_data")}
+    out["init_from"] = init_sources(out.get("init_from")) or None
+    return out
 
 
 def _diff(a, b):
