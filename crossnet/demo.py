@@ -138,7 +138,7 @@ def render_error(net, batch):
 
 def run_demo(out, frames=DEMO_FRAMES, test_frames=300, size=64,
              labelled_fraction=0.5, seed=0, budget=None,
-             validation_fraction=0.1, validate_every=100,
+             validation_fraction=0.1, validate_every=200,
              progress=True, log=print):
     """Prepare, train, evaluate and report; returns the summary dict.
     ``budget``: a :class:`crossnet.pipeline.Budget` (default: the demo's)."""
@@ -219,6 +219,7 @@ def run_demo(out, frames=DEMO_FRAMES, test_frames=300, size=64,
         "labelled_fraction": labelled_fraction, "image_size": size,
         "train_frames": frames, "test_frames": test_frames,
         "validation_fraction": validation_fraction,
+        "validate_every": validate_every,
         "budget": budget.as_dict(),
         "mean_error_mm": {k: v["mean_error_mm"] for k, v in results.items()},
         "chosen_checkpoint": {k: v["best"] for k, v in results.items()},
@@ -290,10 +291,12 @@ def _write_report(out, s):
             "feature_matching": "the release's feature matching"}[gan_loss]),
         "",
         "Mean joint error on the held-out frames, each network's checkpoint "
-        "chosen on the validation frames, batch-norm statistics of the "
-        "training frames. Baselines, fitted on the same labelled frames: the "
-        "constant training-mean pose, and ridge regression on raw pixels "
-        "(penalty chosen on a tenth of the training frames).", "",
+        "chosen on the validation frames (every %d updates and at the end of "
+        "each stage), batch-norm statistics of the training frames. "
+        "Baselines, fitted on the same labelled frames: the constant "
+        "training-mean pose, and ridge regression on raw pixels (penalty "
+        "chosen on a tenth of the training frames)."
+        % s.get("validate_every", 100), "",
         markdown_table(["method", "kind", "mean joint error (mm)",
                         "chosen checkpoint"], rows), "",
         "Crossing nets' checkpoint is chosen among its 3a and 3b updates: "

@@ -41,6 +41,7 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert "%.3f against %.3f" % (summary["render_roughness"],
                                   summary["real_roughness"]) in report
     assert "feature matching" in report      # the tiny budget's GAN loss
+    assert "validation frames (every 2 updates" in report
     phases = summary["wall_time_by_phase_s"]
     assert list(phases) == ["data", "gan", "vae", "crossing_nets",
                             "supervised", "baselines_and_figures"]
