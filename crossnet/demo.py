@@ -64,7 +64,9 @@ def plot_losses(run_dir, path):
 # more updates). Seconds per update at this size (timing.py --train-step,
 # 2 cores, eleventh session): GAN 0.102 at batch 50 (0.053 at 25), 3a
 # 0.078, 3b 0.323, supervised 0.023, VAE 0.0011. Synthetic frames cost
-# 2.5 ms each on one core; rendered on both, 20,000 take 31 s.
+# 2.7 ms each on one core of the Zen 4 of the fifteenth session; rendered
+# on both, 20,000 take 28 s. Both arms take one pose VAE (trained once),
+# and they validate every 200 updates (about 1 s each).
 # Chosen on the validation frames (test numbers beside them for reference;
 # one GAN, seed 0, 20,000 frames):
 # * stage 3a (heads on frozen GAN features, lr 1e-2) buys more per second
