@@ -152,18 +152,26 @@ def _common_config(dataset, train_h5, stages, sched, fraction, seed,
     return cfg
 
 
-def train_shared_gan(run_dir, dataset, train_h5, budget, seed,
-                     validation_fraction, progress=False, log=print):
-    """Stage 2 alone on the depth maps of all training frames (no labels
-    read): the GAN the 'shared' arms of one seed start from."""
-    sched = {"gan": _budget_entry("gan", budget)}
-    cfg = _common_config(dataset, train_h5, ["gan"], sched, 1.0, seed,
+def _train_one_stage(run_dir, stage, dataset, train_h5, budget, fraction,
+                     seed, validation_fraction, progress, log):
+    """Train (or resume) a run of the single ``stage`` at the budget's
+    schedule; returns ``run_dir``."""
+    sched = {stage: _budget_entry(stage, budget)}
+    cfg = _common_config(dataset, train_h5, [stage], sched, fraction, seed,
                          validation_fraction, 1)
     trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
                       progress=progress, log=log)
     trainer.run()
     trainer.close()
     return run_dir
+
+
+def train_shared_gan(run_dir, dataset, train_h5, budget, seed,
+                     validation_fraction, progress=False, log=print):
+    """Stage 2 alone on the depth maps of all training frames (no labels
+    read): the GAN the 'shared' arms of one seed start from."""
+    return _train_one_stage(run_dir, "gan", dataset, train_h5, budget, 1.0,
+                            seed, validation_fraction, progress, log)
 
 
 def train_shared_vae(run_dir, dataset, train_h5, budget, fraction, seed,
@@ -171,14 +179,8 @@ def train_shared_vae(run_dir, dataset, train_h5, budget, fraction, seed,
     """Stage 1 alone on the labelled poses of one fraction and seed: the
     pose VAE every arm of that fraction and seed takes (each would train
     the same one: same poses, seed and schedule)."""
-    sched = {"vae": _budget_entry("vae", budget)}
-    cfg = _common_config(dataset, train_h5, ["vae"], sched, fraction, seed,
-                         validation_fraction, 1)
-    trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
-                      progress=progress, log=log)
-    trainer.run()
-    trainer.close()
-    return run_dir
+    return _train_one_stage(run_dir, "vae", dataset, train_h5, budget,
+                            fraction, seed, validation_fraction, progress, log)
 
 
 def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
