@@ -218,15 +218,13 @@ def render_crop(joints, geom, knuckles=None):
     return zbuf.astype(np.float32)
 
 
-def _window(zbuf, centres, radius_px):
-    S = zbuf.shape[0]
-    lo = np.floor(centres.min(axis=0) - radius_px).astype(int)
-    hi = np.ceil(centres.max(axis=0) + radius_px).astype(int) + 1
-    c0, r0 = max(lo[0], 0), max(lo[1], 0)
-    c1, r1 = min(hi[0], S), min(hi[1], S)
-    if c0 >= c1 or r0 >= r1:
-        return None
-    return r0, r1, c0, c1
+def _windows(S, lo, hi, radius_px):
+    """Pixel windows of K shapes in an (S, S) crop: (row_lo, row_hi, col_lo,
+    col_hi) int arrays (K,), clipped to the crop (empty when lo >= hi), around
+    (K, 2) lowest and highest (col, row) points plus ``radius_px`` (K,)."""
+    lo = np.maximum(np.floor(lo - radius_px[:, None]).astype(int), 0)
+    hi = np.minimum(np.ceil(hi + radius_px[:, None]).astype(int) + 1, S)
+    return lo[:, 1], hi[:, 1], lo[:, 0], hi[:, 0]
 
 
 def _draw_capsules(zbuf, geom, f_px, capsules):
@@ -244,10 +242,8 @@ def _draw_capsules(zbuf, geom, f_px, capsules):
     s0, s1 = f_px / p0[:, 2], f_px / p1[:, 2]               # px per mm
     radius = np.maximum(r0 * s0, r1 * s1) + 1
     S = zbuf.shape[0]
-    lo = np.floor(np.minimum(a, b) - radius[:, None]).astype(int)
-    hi = np.ceil(np.maximum(a, b) + radius[:, None]).astype(int) + 1
-    c_lo, row_lo = np.maximum(lo[:, 0], 0), np.maximum(lo[:, 1], 0)
-    c_hi, row_hi = np.minimum(hi[:, 0], S), np.minimum(hi[:, 1], S)
+    row_lo, row_hi, c_lo, c_hi = _windows(S, np.minimum(a, b),
+                                          np.maximum(a, b), radius)
     width = np.maximum(c_hi - c_lo, 0)
     count = width * np.maximum(row_hi - row_lo, 0)
     if not count.sum():
@@ -278,10 +274,10 @@ def _draw_ellipsoid(zbuf, geom, f_px, centre, axes, radii):
         return
     c = geom.xyz_to_crop(centre)
     s = f_px / centre[2]
-    win = _window(zbuf, c[None], radii.max() * s + 1)
-    if win is None:
+    (ra,), (rb,), (ca,), (cb,) = _windows(zbuf.shape[0], c[None], c[None],
+                                          np.array([radii.max() * s + 1]))
+    if ca >= cb or ra >= rb:
         return
-    ra, rb, ca, cb = win
     yy, xx = np.mgrid[ra:rb, ca:cb]
     # pixel offsets -> mm in camera x, y (weak perspective; crop rows grow
     # downwards, camera y points up when fy < 0)
