@@ -298,7 +298,7 @@ def _write_report(out, s):
         "Baselines, fitted on the same labelled frames: the constant "
         "training-mean pose, and ridge regression on raw pixels (penalty "
         "chosen on a tenth of the training frames)."
-        % s.get("validate_every", 100), "",
+        % s["validate_every"], "",
         markdown_table(["method", "kind", "mean joint error (mm)",
                         "chosen checkpoint"], rows), "",
         "Crossing nets' checkpoint is chosen among its 3a and 3b updates: "

@@ -81,14 +81,15 @@ def ridge_on_pixels(train, test_depth, alphas=RIDGE_ALPHAS, seed=0):
     n_val = max(1, len(X) // 10)
     val, fit = perm[:n_val], perm[n_val:]
     with blas_threads():
-        primal = len(fit) >= X.shape[1]
-        fit_moments = _moments(X[fit], Y[fit]) if primal else None
+        fit_moments = all_moments = None
+        if len(fit) >= X.shape[1]:          # primal: moments add up
+            fit_moments = _moments(X[fit], Y[fit])
+            all_moments = [a + b for a, b in zip(
+                fit_moments, _moments(X[val], Y[val]))]
         errors = [np.mean((X[val] @ W + b - Y[val]) ** 2)
                   for W, b in _ridge_fits(X[fit], Y[fit], alphas, fit_moments)]
         alpha = alphas[int(np.argmin(errors))]
-        all_moments = primal and [a + b for a, b in zip(
-            fit_moments, _moments(X[val], Y[val]))]
-        (W, b), = _ridge_fits(X, Y, [alpha], all_moments or None)
+        (W, b), = _ridge_fits(X, Y, [alpha], all_moments)
         Xt = test_depth.reshape(len(test_depth), -1).astype(np.float64)
         pred = Xt @ W + b
     J = train["pose"].shape[1]
