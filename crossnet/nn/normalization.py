@@ -204,8 +204,7 @@ class BatchNormRecalibration(object):
                         for i, lay in enumerate(fed)]
             givens = dict(zip(self.inputs, self._variables))
             givens.update(zip(fed, fed_vars))
-            bns = [bn for bn, lv in zip(self.layers, self.levels)
-                   if lv == level]
+            bns = self._at_level(level)
             below = get_output([bn.input_layer for bn in bns] + list(kept),
                                givens, deterministic=True)
             outs = []
@@ -215,6 +214,10 @@ class BatchNormRecalibration(object):
                 self._variables + fed_vars, outs + below[len(bns):],
                 on_unused_input="ignore")
         return self._passes[key]
+
+    def _at_level(self, level):
+        """The batch norms of ``level``, in the order of ``self.layers``."""
+        return [bn for bn, lv in zip(self.layers, self.levels) if lv == level]
 
     def _keepable(self, layers, frames):
         """``layers`` if their outputs for ``frames`` fit in the cache."""
@@ -238,17 +241,16 @@ class BatchNormRecalibration(object):
         # one pass over the batches per level: layers of one level (e.g. the
         # first batch norm of two heads on one trunk) do not see each other
         for level in range(1, top + 1):
-            ks = [k for k, lv in enumerate(self.levels) if lv == level]
+            bns = self._at_level(level)
             kept = () if level == top else self._keepable(
-                [bn for bn, lv in zip(self.layers, self.levels)
-                 if lv == level - 1], frames)
+                self._at_level(level - 1), frames)
             run = self._pass(level, fed, kept)
-            stats = [[0, 0.0, 0.0] for _ in ks]    # count, mean, m2
+            stats = [[0, 0.0, 0.0] for _ in bns]    # count, mean, m2
             new_values = []
             for arrays, values in zip(batches, kept_values):
                 out = run(*(arrays + values))
                 n = len(arrays[0])   # every frame has the same pixel count
-                for j in range(len(ks)):
+                for j in range(len(bns)):
                     count, mean, m2 = stats[j]
                     b_mean = out[2 * j].astype(np.float64)
                     b_var = out[2 * j + 1].astype(np.float64)
@@ -256,9 +258,8 @@ class BatchNormRecalibration(object):
                     total = count + n
                     stats[j] = [total, mean + delta * n / total,
                                 m2 + b_var * n + delta ** 2 * count * n / total]
-                new_values.append(list(out[2 * len(ks):]))
-            for k, (count, mean, m2) in zip(ks, stats):
-                bn = self.layers[k]
+                new_values.append(list(out[2 * len(bns):]))
+            for bn, (count, mean, m2) in zip(bns, stats):
                 var = m2 / count
                 bn.mean.set_value(mean.astype(bn.mean.dtype))
                 bn.inv_std.set_value((1.0 / np.sqrt(var + bn.epsilon)).astype(
