@@ -136,6 +136,34 @@ def test_cross_stage_without_adversarial_terms_leaves_the_gan_output(frames):
     assert set(losses) == {"pos", "smo_d", "recons", "smo_g"}
 
 
+def test_cross_stage_without_feature_matching_trains_g_on_poses_only(frames):
+    """feature_matching_weight=0: the D step keeps L_GAN_D; the G step is
+    L_recons + L_smo and does not read the real frames."""
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.cross_stage(net, lr=1e-3, feature_matching_weight=0)
+    assert st.batch_source == "both"
+    (_, _, d_names), (_, g_fn, g_names) = st.steps
+    assert d_names == ["gan_d", "pos", "smo_d"] and g_names == ["recons", "smo_g"]
+    inputs = st.make_inputs({"labelled": _batch(frames),
+                             "real": _batch(frames, slice(B, 2 * B))},
+                            np.random.RandomState(0))
+    params = _all_params(net)
+    start = [p.get_value().copy() for p in params]
+    adam = st.state_values()
+    after = []
+    for real in (inputs[3], np.full_like(inputs[3], np.nan)):
+        for p, v in zip(params, start):
+            p.set_value(v)
+        st.set_state_values(adam)
+        g_fn(*(inputs[:3] + [real]))
+        after.append([p.get_value().copy() for p in params])
+    for a, b in zip(after[0], after[1]):
+        np.testing.assert_array_equal(a, b)
+    moved = {p.name for p, a, v in zip(params, after[0], start)
+             if not np.array_equal(a, v)}
+    assert any(n.startswith("gen_") for n in moved)
+
+
 def test_labelled_latent_is_sampled_around_the_vae_mean(frames):
     net = CrossingNet("synthetic", SIZE, seed=0)
     batch = _batch(frames)
@@ -189,3 +217,23 @@ def test_first_update_is_the_same_with_aesaras_own_ops(frames, name):
         for k in step_ours:
             np.testing.assert_allclose(step_ours[k], step_theirs[k], rtol=rtol,
                                        atol=1e-6, err_msg=k)
+
+
+@pytest.mark.parametrize("clip", [1.0, None])
+def test_reconstruction_loss_clips_each_pixels_squared_error(clip):
+    from crossnet.backend import aesara, at
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, (3, 1, 5, 5)).astype(np.float32)
+    x_hat = rng.uniform(-1, 1, (3, 1, 5, 5)).astype(np.float32)
+    a, b = at.tensor4(dtype="float32"), at.tensor4(dtype="float32")
+    loss = stages.reconstruction_loss(a, b, clip)
+    value, grad = aesara.function([a, b], [loss, aesara.grad(loss, b)])(x, x_hat)
+    err = (x - x_hat) ** 2
+    assert (err > 1).any() and (err < 1).any()
+    kept = err if clip is None else np.minimum(err, clip)
+    np.testing.assert_allclose(value, kept.mean(), rtol=1e-6)
+    # a clipped pixel gets no gradient, the others 2 (x_hat - x) / n
+    want = 2 * (x_hat - x) / x.size
+    if clip is not None:
+        want[err > clip] = 0
+    np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-8)

@@ -378,6 +378,11 @@ class Trainer(object):
             kwargs["latent"] = sched.get("latent", "sample")
         if name == "cross":
             kwargs["adversarial"] = sched.get("adversarial", True)
+            kwargs["feature_matching_weight"] = sched.get(
+                "feature_matching_weight", 1.0)
+        if name in ("align", "cross"):
+            kwargs["recons_clip"] = sched.get("recons_clip",
+                                              stages_mod.RECONS_CLIP)
         if name == "vae" and self.state["updates"].get("vae", 0) == 0 \
                 and self.state["stage"] != "vae":
             poses = self.data.poses().reshape(len(self.data.labelled), -1)

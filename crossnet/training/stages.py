@@ -34,13 +34,16 @@ from ..networks.config import LATENT_DIM, POSE_CODE_DIM
 from ..networks.pose_vae import kl_divergence
 
 __all__ = ["Stage", "vae_stage", "gan_stage", "align_stage", "cross_stage",
-           "supervised_stage", "mixing_matrix", "POSTERIOR_STAGES"]
+           "supervised_stage", "mixing_matrix", "reconstruction_loss",
+           "POSTERIOR_STAGES", "RECONS_CLIP"]
 
 # the stages that train the posterior head on L_pos (and take ``latent``)
 POSTERIOR_STAGES = ("align", "cross", "supervised")
 
 VAE_NOISE_STD = 0.05
 EPS = 1e-7
+# L_recons clips each pixel's squared error here (the release; None: not)
+RECONS_CLIP = 1.0
 
 
 class Stage(object):
@@ -213,15 +216,28 @@ def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
                  batch_source="all")
 
 
+def reconstruction_loss(x, x_hat, clip=RECONS_CLIP):
+    """L_recons of (B, 1, S, S) normalised depth maps: the mean over batch
+    and pixels of min((x - x_hat)^2, clip), the release's (clip 1), or of
+    the plain squared error with ``clip=None``.
+
+    The clip gives a pixel whose error exceeds sqrt(clip) no gradient: a
+    finger the generator draws as background (error about 1-2) stays
+    background. Plain squared error is a crossnet option, not the paper.
+    """
+    err = (x - x_hat) ** 2
+    return (err if clip is None else at.minimum(err, clip)).mean()
+
+
 def _crossing_terms(net, x_l, z_l, mix, x_real=None, update_g=True,
-                    update_d=True):
+                    update_d=True, recons_clip=RECONS_CLIP):
     """Symbolic loss terms shared by stages 3a and 3b.
 
     x_l (B, 1, S, S) labelled depth, z_l (B, 23) their latents, mix (B, B)
     convex weights (z_r = mix @ z_l), x_real (B, 1, S, S) real depth for the
     GAN terms. ``update_g`` / ``update_d``: whether the batch-norm running
     averages of the generator / discriminator conv1-2 move (False when the
-    stage freezes them).
+    stage freezes them). ``recons_clip``: see :func:`reconstruction_loss`.
     """
     G, D = net.generator, net.discriminator
     z_r = at.dot(mix, z_l)
@@ -231,8 +247,7 @@ def _crossing_terms(net, x_l, z_l, mix, x_real=None, update_g=True,
                           batch_norm_update_averages=update_g)
     B = z_l.shape[0]
     x_hat_l, x_hat_r = fakes[:B], fakes[B:]
-    # min((x - Gen(Ali(z_l)))^2, 1), mean over batch and pixels
-    recons = at.minimum((x_l - x_hat_l) ** 2, 1).mean()
+    recons = reconstruction_loss(x_l, x_hat_l, recons_clip)
     conv2_l = nn.get_output(D.conv2, {D.input: x_l},
                             batch_norm_update_averages=update_d)
     conv2_fake = nn.get_output(D.conv2, {D.input: at.concatenate(
@@ -270,11 +285,13 @@ def _labelled_inputs(net, with_real, latent):
     return make_inputs
 
 
-def align_stage(net, lr=1e-2, beta1=0.5, latent="sample"):
+def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
+                recons_clip=RECONS_CLIP):
     """Stage 3a: Ali minimises L_recons; the posterior and metric heads
     minimise L_pos + L_smo; generator, discriminator conv1-2 and VAE frozen.
 
-    L_recons = mean min((x_l - Gen(Ali(z_l)))^2, 1);
+    L_recons = mean min((x_l - Gen(Ali(z_l)))^2, 1) (``recons_clip``: see
+    :func:`reconstruction_loss`);
     L_pos = mean (pos(x_l) - z_l)^2;
     L_smo = mean ((z_l - z_r) - (m(x_l) - m(x_hat_r)))^2
             + mean (m(x_l) - m(x_hat_l))^2.
@@ -282,7 +299,8 @@ def align_stage(net, lr=1e-2, beta1=0.5, latent="sample"):
     x_l = at.tensor4("x_l", dtype="float32")
     z_l = at.matrix("z_l", dtype="float32")
     mix = at.matrix("mix", dtype="float32")
-    t = _crossing_terms(net, x_l, z_l, mix, update_g=False, update_d=False)
+    t = _crossing_terms(net, x_l, z_l, mix, update_g=False, update_d=False,
+                        recons_clip=recons_clip)
     ali_params = net.part_params("alignment", trainable=True)
     head_params = (net.part_params("posterior_head", trainable=True)
                    + net.part_params("metric_head", trainable=True))
@@ -297,29 +315,37 @@ def align_stage(net, lr=1e-2, beta1=0.5, latent="sample"):
                  _labelled_inputs(net, False, latent), batch_source="labelled")
 
 
-def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True):
+def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True,
+                recons_clip=RECONS_CLIP, feature_matching_weight=1.0):
     """Stage 3b, alternating on the same batch:
 
     D step: L_GAN_D + L_pos + L_smo -> discriminator, posterior head,
     metric head, with L_GAN_D = BCE(D(x_real), 1) + BCE(D([x_hat_r;
     x_hat_l]), 0);
     G step: L_FM + L_recons + L_smo -> Ali and generator, with L_FM the
-    L1 distance of batch means of conv5 features of x_real and the fakes.
+    L1 distance of batch means of conv5 features of x_real and the fakes,
+    and L_recons as in :func:`align_stage`.
 
     x_real are real depth maps of all frames (labelled or not: the
     semi-supervised setting); the other terms use labelled frames.
 
     ``adversarial=False`` (an ablation arm, not the paper): the same
     updates without L_GAN_D and L_FM (D step L_pos + L_smo, G step
-    L_recons + L_smo; no real frames).
+    L_recons + L_smo; no real frames). ``feature_matching_weight`` (the
+    release: 1) scales L_FM in the G step; 0 keeps L_GAN_D in the D step
+    but trains the generator on L_recons + L_smo alone (the demo's
+    renders: the discriminator's gradient keeps them speckled at short
+    budgets, ``paper_experiments/README.md``).
     """
     x_l = at.tensor4("x_l", dtype="float32")
     z_l = at.matrix("z_l", dtype="float32")
     mix = at.matrix("mix", dtype="float32")
     x_real = at.tensor4("x_real", dtype="float32")
-    t = _crossing_terms(net, x_l, z_l, mix, x_real if adversarial else None)
+    t = _crossing_terms(net, x_l, z_l, mix, x_real if adversarial else None,
+                        recons_clip=recons_clip)
     d_terms = (["gan_d"] if adversarial else []) + ["pos", "smo"]
-    g_terms = (["fm"] if adversarial else []) + ["recons", "smo"]
+    g_terms = (["fm"] if adversarial and feature_matching_weight else []
+               ) + ["recons", "smo"]
     if adversarial:
         d_params = (net.part_params("discriminator", trainable=True)
                     + net.part_params("posterior_head", trainable=True)
@@ -330,13 +356,17 @@ def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True):
     g_params = (net.part_params("alignment", trainable=True)
                 + net.part_params("generator", trainable=True))
     lr_var = _lr(lr)
+    weight = {"fm": feature_matching_weight}
     d_loss = functools.reduce(operator.add, [t[k] for k in d_terms])
-    g_loss = functools.reduce(operator.add, [t[k] for k in g_terms])
+    g_loss = functools.reduce(operator.add, [weight.get(k, 1) * t[k]
+                                             for k in g_terms])
     d_updates, d_state = _adam(d_loss, d_params, lr_var, beta1)
     g_updates, g_state = _adam(g_loss, g_params, lr_var, beta1)
     inputs = [x_l, z_l, mix] + ([x_real] if adversarial else [])
     d_fn = aesara.function(inputs, [t[k] for k in d_terms], updates=d_updates)
-    g_fn = aesara.function(inputs, [t[k] for k in g_terms], updates=g_updates)
+    # without L_FM the G step does not read x_real
+    g_fn = aesara.function(inputs, [t[k] for k in g_terms], updates=g_updates,
+                           on_unused_input="ignore")
     names = ([k if k != "smo" else "smo_d" for k in d_terms],
              [k if k != "smo" else "smo_g" for k in g_terms])
     return Stage("cross", [("d", d_fn, names[0]), ("g", g_fn, names[1])],
