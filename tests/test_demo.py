@@ -70,6 +70,19 @@ def test_report_states_batch_sizes_and_learning_rate_steps():
     assert _lr_steps({"gan": {"generator_loss": "logd"}}) == ""
 
 
+def test_report_states_how_the_generator_step_departs_from_the_release():
+    from crossnet.demo import _generator_step
+    assert _generator_step({}) == ""
+    assert _generator_step({"cross": {"recons_clip": 1.0,
+                                      "feature_matching_weight": 1}}) == ""
+    both = _generator_step({"cross": {"recons_clip": None,
+                                      "feature_matching_weight": 0}})
+    assert "plain squared error; L_FM is left out" in both
+    assert "L_FM has weight 0.1" in _generator_step(
+        {"cross": {"feature_matching_weight": 0.1}})
+    assert "clips at 4" in _generator_step({"cross": {"recons_clip": 4}})
+
+
 def test_roughness_separates_smooth_surfaces_from_speckle():
     """Neighbouring hand pixels only: a ramp's step, a checkerboard's jump;
     background (+1) and hand/background edges do not count."""
