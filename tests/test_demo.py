@@ -5,13 +5,15 @@ import re
 
 import numpy as np
 
-from crossnet.demo import run_demo
+from crossnet.demo import DEMO_OPTIONS, run_demo
+from crossnet.training.runner import read_log
 from crossnet.pipeline import Budget
 
 
 def test_demo_end_to_end_tiny(tmp_path):
+    # the demo's stage-3b options (the GAN keeps feature matching)
     budget = Budget({"vae": 4, "gan": 3, "align": 2, "cross": 2},
-                    {"default": 8})
+                    {"default": 8}, {"cross": DEMO_OPTIONS["cross"]})
     out = str(tmp_path / "demo")
     summary = run_demo(out, frames=40, test_frames=8, size=32,
                        labelled_fraction=0.5, budget=budget, progress=False,
@@ -41,6 +43,11 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert "%.3f against %.3f" % (summary["render_roughness"],
                                   summary["real_roughness"]) in report
     assert "feature matching" in report      # the tiny budget's GAN loss
+    assert "L_FM is left out" in report
+    cross = [e["losses"] for e in read_log(os.path.join(out, "crossing_nets"))
+             if e["stage"] == "cross"]
+    assert cross and all(set(c) == {"gan_d", "pos", "smo_d", "recons", "smo_g"}
+                         for c in cross)
     assert "validation frames (every 2 updates" in report
     phases = summary["wall_time_by_phase_s"]
     assert list(phases) == ["data", "gan", "vae", "crossing_nets",

@@ -413,3 +413,32 @@ def test_a_vae_taken_from_a_vae_run_gives_the_run_it_would_have_trained(
     longer["schedule"]["vae"]["epochs"] = 3
     with pytest.raises(TrainingError, match="its vae schedule"):
         Trainer(longer, str(tmp_path / "other_schedule"), progress=False)
+
+
+def test_stage_options_reach_the_stage_builders(tiny_h5, tmp_path, monkeypatch):
+    """recons_clip / feature_matching_weight of a schedule go to 3a and 3b
+    (the release's values when the schedule leaves them out)."""
+    seen = {}
+
+    def spy(name, build):
+        def wrapped(net, **kw):
+            seen[name] = kw
+            return build(net, **kw)
+        return wrapped
+    for name in ("align", "cross"):
+        monkeypatch.setitem(runner.BUILDERS, name,
+                            spy(name, runner.BUILDERS[name]))
+    cfg = _config(tiny_h5, ("align", "cross"))
+    t = Trainer(cfg, str(tmp_path / "default"), progress=False)
+    for name in ("align", "cross"):
+        t._build(name)
+    assert seen["align"]["recons_clip"] == 1.0
+    assert seen["cross"]["recons_clip"] == 1.0
+    assert seen["cross"]["feature_matching_weight"] == 1.0
+    t.close()
+    cfg["schedule"]["cross"].update(recons_clip=None, feature_matching_weight=0)
+    t = Trainer(cfg, str(tmp_path / "demo"), progress=False)
+    t._build("cross")
+    assert seen["cross"]["recons_clip"] is None
+    assert seen["cross"]["feature_matching_weight"] == 0
+    t.close()
