@@ -1,4 +1,5 @@
 """Shared helpers of the paper_experiments scripts (paths, output, tables)."""
+import argparse
 import os
 import sys
 
@@ -56,6 +57,33 @@ def add_training_arguments(parser):
                         "prepare); full mode")
     parser.add_argument("--test-data", help="test cache; full mode")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stage-options", type=_stage_options, default={},
+                        help="JSON {stage: {option: value}} merged into the "
+                        "scale's stage options for every arm, e.g. "
+                        "'{\"cross\": {\"feature_matching_weight\": 0, "
+                        "\"recons_clip\": null}}' (the demo's stage 3b)")
+
+
+def _stage_options(text):
+    """--stage-options: a JSON object of JSON objects."""
+    import json
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("not JSON: %s" % exc)
+    if not isinstance(value, dict) or not all(
+            isinstance(v, dict) for v in value.values()):
+        raise argparse.ArgumentTypeError(
+            "give a JSON object of objects, {stage: {option: value}}")
+    return value
+
+
+def _merged_options(options, extra):
+    """The scale's stage options with ``extra`` ({stage: {...}}) on top."""
+    merged = {k: dict(v) for k, v in (options or {}).items()}
+    for stage, opts in (extra or {}).items():
+        merged.setdefault(stage, {}).update(opts)
+    return merged
 
 
 # Settings of the training experiments at the two synthetic scales; the
@@ -113,8 +141,8 @@ def experiment_setup(args):
         train, test = synthetic_caches(os.path.join(args.out, "data"),
                                        st["train"], st["test"], st["size"],
                                        0, progress=False)
-        st["budget"] = Budget(st["updates"], st["batch_size"],
-                              st.get("options"))
+        st["budget"] = Budget(st["updates"], st["batch_size"], _merged_options(
+            st.get("options"), getattr(args, "stage_options", None)))
         st["scale"] = scale
         return ("synthetic", train, test, st,
                 "built-in synthetic hands, %d train (of which %d %% "
@@ -133,7 +161,8 @@ def experiment_setup(args):
     st["budget"] = Budget(
         {s: paper[s]["epochs"] * max(1, n // paper[s]["batch_size"])
          for s in Budget.STAGES},
-        {s: paper[s]["batch_size"] for s in paper})
+        {s: paper[s]["batch_size"] for s in paper},
+        _merged_options(None, getattr(args, "stage_options", None)))
     return (args.dataset, args.train_data, args.test_data, st,
             "%s caches %s / %s, the paper's epochs over all %d training "
             "frames as the budget of every arm" % (

@@ -61,6 +61,23 @@ def test_standard_scale_budget_carries_its_gan_loss():
         "{'lr_decay': 0.1, 'decay_every': 400}}." in describe_budget(budget)
 
 
+def test_stage_options_argument_is_merged_into_the_scales_options():
+    import argparse
+    from common import SCALES, _merged_options, add_training_arguments
+    parser = argparse.ArgumentParser()
+    add_training_arguments(parser)
+    args = parser.parse_args(["--stage-options", '{"cross": {"recons_clip": '
+                              'null}, "align": {"decay_every": 300}}'])
+    merged = _merged_options(SCALES["standard"]["options"], args.stage_options)
+    assert merged["cross"] == {"recons_clip": None}
+    assert merged["align"] == {"lr_decay": 0.1, "decay_every": 300}
+    assert merged["gan"] == {"generator_loss": "logd"}
+    assert SCALES["standard"]["options"]["align"]["decay_every"] == 400
+    for bad in ("{", '["cross"]', '{"cross": 1}'):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--stage-options", bad])
+
+
 def test_every_arm_gets_the_same_budget():
     """Equal budgets in updates: every arm with a GAN gets the same GAN
     updates, every arm the same VAE and posterior-head updates, whatever
