@@ -29,7 +29,7 @@ from .evaluation.report import markdown_table
 from .pipeline import synthetic_caches
 from .training.runner import read_log
 from .training.schedules import schedule as named_schedule
-from .training.stages import RECONS_CLIP
+from .training.stages import FEATURE_MATCHING_WEIGHT, RECONS_CLIP
 
 __all__ = ["run_demo", "plot_losses", "render_error", "roughness",
            "DEMO_FRAMES", "DEMO_UPDATES", "DEMO_OPTIONS"]
@@ -288,8 +288,8 @@ def _generator_step(options):
         changes.append("L_recons is the plain squared error" if
                        cross["recons_clip"] is None else
                        "L_recons clips at %g" % cross["recons_clip"])
-    weight = cross.get("feature_matching_weight", 1)
-    if weight != 1:
+    weight = cross.get("feature_matching_weight", FEATURE_MATCHING_WEIGHT)
+    if weight != FEATURE_MATCHING_WEIGHT:
         changes.append("L_FM is left out, so the generator learns from poses "
                        "alone" if weight == 0 else "L_FM has weight %g" % weight)
     if not changes:

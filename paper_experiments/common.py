@@ -1,5 +1,6 @@
 """Shared helpers of the paper_experiments scripts (paths, output, tables)."""
 import argparse
+import json
 import os
 import sys
 
@@ -66,7 +67,6 @@ def add_training_arguments(parser):
 
 def _stage_options(text):
     """--stage-options: a JSON object of JSON objects."""
-    import json
     try:
         value = json.loads(text)
     except ValueError as exc:

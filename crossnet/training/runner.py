@@ -379,7 +379,7 @@ class Trainer(object):
         if name == "cross":
             kwargs["adversarial"] = sched.get("adversarial", True)
             kwargs["feature_matching_weight"] = sched.get(
-                "feature_matching_weight", 1.0)
+                "feature_matching_weight", stages_mod.FEATURE_MATCHING_WEIGHT)
         if name in ("align", "cross"):
             kwargs["recons_clip"] = sched.get("recons_clip",
                                               stages_mod.RECONS_CLIP)

@@ -35,7 +35,7 @@ from ..networks.pose_vae import kl_divergence
 
 __all__ = ["Stage", "vae_stage", "gan_stage", "align_stage", "cross_stage",
            "supervised_stage", "mixing_matrix", "reconstruction_loss",
-           "POSTERIOR_STAGES", "RECONS_CLIP"]
+           "POSTERIOR_STAGES", "RECONS_CLIP", "FEATURE_MATCHING_WEIGHT"]
 
 # the stages that train the posterior head on L_pos (and take ``latent``)
 POSTERIOR_STAGES = ("align", "cross", "supervised")
@@ -44,6 +44,8 @@ VAE_NOISE_STD = 0.05
 EPS = 1e-7
 # L_recons clips each pixel's squared error here (the release; None: not)
 RECONS_CLIP = 1.0
+# weight of L_FM in 3b's generator step (the release; 0: left out)
+FEATURE_MATCHING_WEIGHT = 1.0
 
 
 class Stage(object):
@@ -316,7 +318,8 @@ def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
 
 
 def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True,
-                recons_clip=RECONS_CLIP, feature_matching_weight=1.0):
+                recons_clip=RECONS_CLIP,
+                feature_matching_weight=FEATURE_MATCHING_WEIGHT):
     """Stage 3b, alternating on the same batch:
 
     D step: L_GAN_D + L_pos + L_smo -> discriminator, posterior head,
