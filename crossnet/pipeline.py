@@ -153,12 +153,12 @@ def _common_config(dataset, train_h5, stages, sched, fraction, seed,
 
 
 def _train_one_stage(run_dir, stage, dataset, train_h5, budget, fraction,
-                     seed, validation_fraction, progress, log):
+                     seed, validation_fraction, progress, log, **kw):
     """Train (or resume) a run of the single ``stage`` at the budget's
     schedule; returns ``run_dir``."""
     sched = {stage: _budget_entry(stage, budget)}
     cfg = _common_config(dataset, train_h5, [stage], sched, fraction, seed,
-                         validation_fraction, 1)
+                         validation_fraction, 1, **kw)
     trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
                       progress=progress, log=log)
     trainer.run()
@@ -167,11 +167,17 @@ def _train_one_stage(run_dir, stage, dataset, train_h5, budget, fraction,
 
 
 def train_shared_gan(run_dir, dataset, train_h5, budget, seed,
-                     validation_fraction, progress=False, log=print):
+                     validation_fraction, progress=False, log=print,
+                     fraction=1.0, unlabelled_frames=None):
     """Stage 2 alone on the depth maps of all training frames (no labels
-    read): the GAN the 'shared' arms of one seed start from."""
-    return _train_one_stage(run_dir, "gan", dataset, train_h5, budget, 1.0,
-                            seed, validation_fraction, progress, log)
+    read): the GAN the 'shared' arms of one seed start from. With
+    ``unlabelled_frames`` k: on the depth pool of ``fraction``'s labelled
+    frames and k unlabelled ones (see :class:`TrainingData`)."""
+    kw = {} if unlabelled_frames is None else {
+        "unlabelled_frames": unlabelled_frames}
+    return _train_one_stage(run_dir, "gan", dataset, train_h5, budget,
+                            fraction, seed, validation_fraction, progress,
+                            log, **kw)
 
 
 def train_shared_vae(run_dir, dataset, train_h5, budget, fraction, seed,
@@ -185,15 +191,24 @@ def train_shared_vae(run_dir, dataset, train_h5, budget, fraction, seed,
 
 def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
             validation_fraction, shared_gan=None, validate_every=50,
-            latent="sample", progress=False, log=print, shared_vae=None):
+            latent="sample", progress=False, log=print, shared_vae=None,
+            unlabelled_frames=None):
     """Train one arm (resuming ``run_dir``), evaluate its chosen model on
     ``test_h5``: the evaluation dict with ``name``, ``updates`` (done,
     shared runs included), ``planned_updates``, ``best`` (validation).
     ``shared_vae``: a :func:`train_shared_vae` run of this fraction and
-    seed, whose pose VAE the arm takes instead of training its own."""
+    seed, whose pose VAE the arm takes instead of training its own.
+    ``unlabelled_frames``: at most this many unlabelled frames for an arm
+    that uses unlabelled depth (its shared GAN should be trained on the
+    same pool: :func:`train_shared_gan`)."""
     from .data.cache import CacheDataset
     from .evaluation.predict import evaluate_cache
     spec = ARMS[arm]
+    kw = {}
+    if unlabelled_frames is not None:
+        if not spec["unlabelled_depth"]:
+            raise ValueError("arm %r uses no unlabelled frames" % arm)
+        kw["unlabelled_frames"] = unlabelled_frames
     init_from = []
     if spec["gan"] == "shared":
         if shared_gan is None:
@@ -206,7 +221,7 @@ def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
                          arm_schedule(arm, budget, latent), fraction, seed,
                          validation_fraction, validate_every,
                          unlabelled_depth=spec["unlabelled_depth"],
-                         init_from=init_from)
+                         init_from=init_from, **kw)
     trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
                       progress=progress, log=log)
     trainer.run()

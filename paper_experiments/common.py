@@ -58,6 +58,9 @@ def add_training_arguments(parser):
                         "prepare); full mode")
     parser.add_argument("--test-data", help="test cache; full mode")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-frames", type=int,
+                        help="--quick / --standard: synthetic training "
+                             "frames to render (default: the scale's)")
     parser.add_argument("--stage-options", type=_stage_options, default={},
                         help="JSON {stage: {option: value}} merged into the "
                         "scale's stage options for every arm, e.g. "
@@ -138,6 +141,8 @@ def experiment_setup(args):
         "standard" if getattr(args, "standard", False) else "full")
     if scale != "full":
         st = dict(SCALES[scale])
+        if getattr(args, "train_frames", None):
+            st["train"] = args.train_frames
         train, test = synthetic_caches(os.path.join(args.out, "data"),
                                        st["train"], st["test"], st["size"],
                                        0, progress=False)

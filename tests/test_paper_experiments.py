@@ -126,8 +126,13 @@ def test_ablation_quick(tmp_path):
 
 @pytest.mark.slow
 def test_semi_supervised_quick(tmp_path):
-    assert _script("semi_supervised").main(
-        ["--quick", "--out", str(tmp_path)]) == 0
+    ss = _script("semi_supervised")
+    with pytest.raises(SystemExit, match="--unlabelled-frames 487, but 10 % "
+                       "labels leave 486 unlabelled training frames"):
+        ss.main(["--quick", "--out", str(tmp_path), "--unlabelled-frames",
+                 "487"])
+    assert ss.main(["--quick", "--out", str(tmp_path),
+                    "--unlabelled-frames", "100"]) == 0
     res = json.load(open(tmp_path / "semi_supervised.json"))
     assert res["fractions"] == [0.1, 1.0]
     table = res["mean_error_mm"]
@@ -138,8 +143,17 @@ def test_semi_supervised_quick(tmp_path):
                                  "D crossing nets, all frames",
                                  "E supervised, scratch, 3a/3b learning rates",
                                  "F supervised, GAN-pretrained D, 3a/3b "
-                                 "learning rates"}
+                                 "learning rates",
+                                 "D crossing nets, 100 unlabelled frames"}
     assert "C crossing nets, labelled frames only" not in table["1.0"]
+    assert "D crossing nets, 100 unlabelled frames" not in table["1.0"]
+    # the smaller pool reaches the arm and its own GAN pretraining
+    runs = tmp_path / "runs" / "seed0" / "0.1"
+    for run in ("D_u100", "shared_gan_u100"):
+        cfg = json.load(open(runs / run / "config.json"))
+        assert cfg["unlabelled_frames"] == 100, run
+        assert cfg["labelled_fraction"] == 0.1, run
+    assert "unlabelled_frames" not in json.load(open(runs / "D" / "config.json"))
     _check_runs_met_their_budgets(res["runs"])
     # 10 % of the 540 training frames are labelled
     assert {r["labelled_frames"] for r in res["runs"]

@@ -1,7 +1,8 @@
 """crossnet.pipeline: budgets in updates and the schedules of the arms."""
 import pytest
 
-from crossnet.pipeline import ARMS, Budget, arm_schedule, planned_updates
+from crossnet.pipeline import (ARMS, Budget, arm_schedule, planned_updates,
+                               run_arm)
 
 UPDATES = {"vae": 40, "gan": 30, "align": 20, "cross": 10}
 
@@ -58,3 +59,12 @@ def test_supervised_arms_at_the_crossing_heads_learning_rates():
         assert got[16] == pytest.approx(1e-4) and got[20] == pytest.approx(1e-3)
     plain = arm_schedule("A supervised, scratch", b)["supervised"]
     assert {learning_rate(plain, u) for u in range(30)} == {1e-3}
+
+
+def test_unlabelled_frames_only_for_arms_that_use_unlabelled_depth(tmp_path):
+    budget = Budget({"vae": 1, "gan": 1, "align": 1, "cross": 1}, {})
+    with pytest.raises(ValueError, match="uses no unlabelled frames"):
+        run_arm(str(tmp_path / "A"), "A supervised, scratch", "synthetic",
+                "unused.h5", "unused.h5", budget, 0.5, 0, 0.1,
+                unlabelled_frames=10)
+    assert not (tmp_path / "A").exists()

@@ -354,6 +354,46 @@ def test_validation_frames_are_not_training_frames(tiny_h5):
         d.cache.close()
 
 
+def test_unlabelled_frames_limit_the_depth_pool_only(tiny_h5):
+    """k unlabelled frames: the labelled frames plus the next k of the
+    permutation, nested in k; labelled and validation frames unchanged."""
+    full = runner.TrainingData(tiny_h5, "synthetic", 0.25, seed=3,
+                               validation_fraction=0.25)
+    unlabelled = sorted(set(full.all) - set(full.labelled))
+    pools = []
+    for k in (0, 3, len(unlabelled)):
+        d = runner.TrainingData(tiny_h5, "synthetic", 0.25, seed=3,
+                                validation_fraction=0.25, unlabelled_frames=k)
+        np.testing.assert_array_equal(d.labelled, full.labelled)
+        np.testing.assert_array_equal(d.validation, full.validation)
+        assert len(d.depth_pool) == len(full.labelled) + k
+        assert set(full.labelled) <= set(d.depth_pool) <= set(full.all)
+        pools.append(set(d.depth_pool))
+        d.cache.close()
+    assert pools[0] == set(full.labelled)
+    assert pools[0] < pools[1] < pools[2] == set(full.all)
+    with pytest.raises(DataError, match="%d unlabelled frames asked for, the "
+                       "split has %d" % (len(unlabelled) + 1, len(unlabelled))):
+        runner.TrainingData(tiny_h5, "synthetic", 0.25, seed=3,
+                            validation_fraction=0.25,
+                            unlabelled_frames=len(unlabelled) + 1)
+    # an arm without unlabelled depth ignores it
+    lab_only = runner.TrainingData(tiny_h5, "synthetic", 0.25, seed=3,
+                                   validation_fraction=0.25,
+                                   unlabelled_depth=False, unlabelled_frames=3)
+    np.testing.assert_array_equal(lab_only.depth_pool, full.labelled)
+    for d in (full, lab_only):
+        d.cache.close()
+
+
+def test_config_carries_unlabelled_frames_only_when_set(tiny_h5):
+    assert "unlabelled_frames" not in runner.make_config("synthetic", tiny_h5)
+    assert runner.make_config("synthetic", tiny_h5, unlabelled_frames=7)[
+        "unlabelled_frames"] == 7
+    with pytest.raises(ValueError, match="unlabelled frames must be >= 0"):
+        runner.make_config("synthetic", tiny_h5, unlabelled_frames=-1)
+
+
 def test_init_from_loads_parts_and_counts_their_updates(tiny_h5, tmp_path):
     gan_cfg = _config(tiny_h5, ("gan",))
     gan = Trainer(gan_cfg, str(tmp_path / "gan"), progress=False)

@@ -81,7 +81,7 @@ def make_config(dataset, data, stages=None, quick=False, seed=0,
                 checkpoint_every=1, max_batches_per_epoch=None,
                 generator_loss="feature_matching", test_data=None,
                 validation_fraction=0.0, validate_every=100,
-                unlabelled_depth=True, init_from=None):
+                unlabelled_depth=True, init_from=None, unlabelled_frames=None):
     """The run configuration (a JSON-able dict) with paper defaults.
 
     ``validation_fraction`` of the training frames (drawn first, the same
@@ -89,8 +89,10 @@ def make_config(dataset, data, stages=None, quick=False, seed=0,
     to choose the checkpoint: every ``validate_every`` updates of a stage
     that trains the posterior head, and at its end. ``unlabelled_depth``:
     whether the GAN terms may use the depth maps of unlabelled frames
-    (False: labelled frames only). ``init_from``: {"run": run folder,
-    "parts": [...]} loads those parts from another run's checkpoint
+    (False: labelled frames only); ``unlabelled_frames``: at most this
+    many of them (the first of the seeded permutation; None: all), to vary
+    the unlabelled pool at fixed labelled frames. ``init_from``: {"run":
+    run folder, "parts": [...]} loads those parts from another run's checkpoint
     before training (e.g. a shared GAN pretraining), or a list of such
     sources; a source's optional "stages" are stages of this run that it
     already trained with this run's schedule and labelled frames (e.g. the
@@ -114,17 +116,23 @@ def make_config(dataset, data, stages=None, quick=False, seed=0,
         if batch_size is not None:
             schedule[s]["batch_size"] = int(batch_size)
     schedule["gan"]["generator_loss"] = generator_loss
-    return {"dataset": dataset, "data": os.path.abspath(data),
-            "test_data": test_data and os.path.abspath(test_data),
-            "stages": stages, "seed": int(seed),
-            "labelled_fraction": float(labelled_fraction),
-            "schedule": {s: schedule[s] for s in stages},
-            "checkpoint_every": int(checkpoint_every),
-            "max_batches_per_epoch": max_batches_per_epoch, "quick": quick,
-            "validation_fraction": float(validation_fraction),
-            "validate_every": int(validate_every),
-            "unlabelled_depth": bool(unlabelled_depth),
-            "init_from": init_sources(init_from) or None}
+    config = {"dataset": dataset, "data": os.path.abspath(data),
+              "test_data": test_data and os.path.abspath(test_data),
+              "stages": stages, "seed": int(seed),
+              "labelled_fraction": float(labelled_fraction),
+              "schedule": {s: schedule[s] for s in stages},
+              "checkpoint_every": int(checkpoint_every),
+              "max_batches_per_epoch": max_batches_per_epoch, "quick": quick,
+              "validation_fraction": float(validation_fraction),
+              "validate_every": int(validate_every),
+              "unlabelled_depth": bool(unlabelled_depth),
+              "init_from": init_sources(init_from) or None}
+    if unlabelled_frames is not None:     # absent otherwise: older runs resume
+        if int(unlabelled_frames) < 0:
+            raise ValueError("unlabelled frames must be >= 0, got %r"
+                             % unlabelled_frames)
+        config["unlabelled_frames"] = int(unlabelled_frames)
+    return config
 
 
 def init_sources(init_from):
@@ -146,7 +154,9 @@ class TrainingData(object):
     ``labelled_fraction`` of the rest (at its start) are the labelled
     frames. ``all`` are the training frames (every frame but the
     validation ones); ``depth_pool`` the frames whose depth maps the GAN
-    terms may use (``all``, or ``labelled`` without ``unlabelled_depth``).
+    terms may use (``all``, or ``labelled`` without ``unlabelled_depth``;
+    with ``unlabelled_frames`` k, the labelled frames and the next k of the
+    permutation).
     Labels of unlabelled frames are never read: :meth:`read` refuses them.
     Arrays are held in memory when smaller than ``memory_limit_bytes``,
     else read per batch from the file.
@@ -154,7 +164,7 @@ class TrainingData(object):
 
     def __init__(self, path, dataset, labelled_fraction=1.0, seed=0,
                  memory_limit_bytes=4 << 30, validation_fraction=0.0,
-                 unlabelled_depth=True):
+                 unlabelled_depth=True, unlabelled_frames=None):
         self.cache = CacheDataset(path)
         p = self.cache.params
         if p.dataset != dataset:
@@ -177,6 +187,14 @@ class TrainingData(object):
         self.all = np.sort(perm[:n_train])
         self.validation = np.sort(perm[n_train:])
         self.depth_pool = self.all if unlabelled_depth else self.labelled
+        if unlabelled_depth and unlabelled_frames is not None:
+            if not 0 <= unlabelled_frames <= n_train - n_lab:
+                self.cache.close()
+                raise DataError("%s: %s unlabelled frames asked for, the "
+                                "split has %d (%d training frames, %d "
+                                "labelled)" % (path, unlabelled_frames,
+                                               n_train - n_lab, n_train, n_lab))
+            self.depth_pool = np.sort(perm[:n_lab + unlabelled_frames])
         self.arrays = None
         if self.cache.h5["depth"].nbytes < memory_limit_bytes:
             self.arrays = {k: self.cache.h5[k][:] for k in
@@ -280,7 +298,8 @@ class Trainer(object):
         self.data = TrainingData(
             c["data"], c["dataset"], c["labelled_fraction"], c["seed"],
             validation_fraction=c.get("validation_fraction", 0.0),
-            unlabelled_depth=c.get("unlabelled_depth", True))
+            unlabelled_depth=c.get("unlabelled_depth", True),
+            unlabelled_frames=c.get("unlabelled_frames"))
         self._exit.callback(self.data.cache.close)
         self.net = CrossingNet(c["dataset"], self.data.params.size, seed=c["seed"])
         if self.net.config.num_joints != self.data.cache.num_joints:
