@@ -173,11 +173,9 @@ def train_shared_gan(run_dir, dataset, train_h5, budget, seed,
     read): the GAN the 'shared' arms of one seed start from. With
     ``unlabelled_frames`` k: on the depth pool of ``fraction``'s labelled
     frames and k unlabelled ones (see :class:`TrainingData`)."""
-    kw = {} if unlabelled_frames is None else {
-        "unlabelled_frames": unlabelled_frames}
     return _train_one_stage(run_dir, "gan", dataset, train_h5, budget,
                             fraction, seed, validation_fraction, progress,
-                            log, **kw)
+                            log, unlabelled_frames=unlabelled_frames)
 
 
 def train_shared_vae(run_dir, dataset, train_h5, budget, fraction, seed,
@@ -204,11 +202,8 @@ def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
     from .data.cache import CacheDataset
     from .evaluation.predict import evaluate_cache
     spec = ARMS[arm]
-    kw = {}
-    if unlabelled_frames is not None:
-        if not spec["unlabelled_depth"]:
-            raise ValueError("arm %r uses no unlabelled frames" % arm)
-        kw["unlabelled_frames"] = unlabelled_frames
+    if unlabelled_frames is not None and not spec["unlabelled_depth"]:
+        raise ValueError("arm %r uses no unlabelled frames" % arm)
     init_from = []
     if spec["gan"] == "shared":
         if shared_gan is None:
@@ -221,7 +216,8 @@ def run_arm(run_dir, arm, dataset, train_h5, test_h5, budget, fraction, seed,
                          arm_schedule(arm, budget, latent), fraction, seed,
                          validation_fraction, validate_every,
                          unlabelled_depth=spec["unlabelled_depth"],
-                         init_from=init_from, **kw)
+                         init_from=init_from,
+                         unlabelled_frames=unlabelled_frames)
     trainer = Trainer(cfg, run_dir, resume=run_has_checkpoint(run_dir),
                       progress=progress, log=log)
     trainer.run()
