@@ -58,7 +58,14 @@ def seeds_for(fraction, fractions, st, seeds_lowest=None):
 
 
 def arms_at(fraction):
+    """The arms run at a fraction: all but C at 100 % (C = D there)."""
     return [a for a in ARMS if not (fraction == 1.0 and a.startswith("C "))]
+
+
+def pools_at(fraction, pools):
+    """The pool sizes arm D runs again with at a fraction: none at 100 %,
+    which leaves no unlabelled frames."""
+    return list(pools) if fraction < 1 else []
 
 
 def summarise(values):
@@ -178,7 +185,7 @@ def main(argv=None):
                                         "%g" % f)
             todo = [(arm, arm, os.path.join(fraction_dir, arm.split()[0]),
                      gan_dir, {}) for arm in arms_at(f)]
-            for k in (pools if f < 1 else []):
+            for k in pools_at(f, pools):
                 pool_gan = os.path.join(fraction_dir, "shared_gan_u%d" % k)
                 train_shared_gan(pool_gan, dataset, train, budget, seed,
                                  st["validation_fraction"],
