@@ -456,8 +456,8 @@ def test_a_vae_taken_from_a_vae_run_gives_the_run_it_would_have_trained(
 
 
 def test_stage_options_reach_the_stage_builders(tiny_h5, tmp_path, monkeypatch):
-    """recons_clip / feature_matching_weight of a schedule go to 3a and 3b
-    (the release's values when the schedule leaves them out)."""
+    """recons_clip / feature_matching_weight / generator_lr of a schedule go
+    to 3a and 3b (the release's values when the schedule leaves them out)."""
     seen = {}
 
     def spy(name, build):
@@ -473,12 +473,26 @@ def test_stage_options_reach_the_stage_builders(tiny_h5, tmp_path, monkeypatch):
     for name in ("align", "cross"):
         t._build(name)
     assert seen["align"]["recons_clip"] == 1.0
+    assert "generator_lr" not in seen["align"]       # the paper: G frozen
     assert seen["cross"]["recons_clip"] == 1.0
     assert seen["cross"]["feature_matching_weight"] == 1.0
     t.close()
     cfg["schedule"]["cross"].update(recons_clip=None, feature_matching_weight=0)
+    cfg["schedule"]["align"].update(generator_lr=1e-3)
     t = Trainer(cfg, str(tmp_path / "demo"), progress=False)
     t._build("cross")
     assert seen["cross"]["recons_clip"] is None
     assert seen["cross"]["feature_matching_weight"] == 0
+    # 3a's builder takes generator_lr (test_training_stages); here only
+    # that the option reaches it, without compiling 3a again
+    class Recorded(Exception):
+        pass
+
+    def record(net, **kw):
+        seen["align"] = kw
+        raise Recorded
+    monkeypatch.setitem(runner.BUILDERS, "align", record)
+    with pytest.raises(Recorded):
+        t._build("align")
+    assert seen["align"]["generator_lr"] == 1e-3
     t.close()

@@ -99,6 +99,31 @@ def test_align_stage_freezes_vae_generator_and_discriminator(frames):
         assert hist[-1][term] < hist[0][term], term
 
 
+def test_align_stage_with_generator_lr_trains_the_generator_at_that_rate(frames):
+    """generator_lr: the generator joins Ali on L_recons; Adam's first step
+    moves each weight by about its learning rate, which follows the stage's
+    shared lr (a schedule's decay) by the same factor."""
+    net = CrossingNet("synthetic", SIZE, seed=0)
+    st = stages.align_stage(net, lr=1e-2, generator_lr=1e-4)
+    batch = _batch(frames)
+    gen = [p for p in st.params if p.name.startswith("gen_")]
+    assert gen and {p.name for p in gen} == _names(
+        net.part_params("generator", trainable=True))
+    before = {p: p.get_value().copy() for p in gen}
+    changed = _names(_changed(net, lambda: _run(st, batch, 1)))
+    assert any(n.startswith("gen_") for n in changed)
+    assert all(n.startswith(("ali_", "gen_", "pos_", "metr_")) for n in changed)
+    step = max(np.abs(p.get_value() - before[p]).max() for p in gen)
+    assert 0.5e-4 < step < 1.5e-4, step
+    st.lr.set_value(np.float32(1e-3))          # the schedule decays to 0.1
+    before = {p: p.get_value().copy() for p in gen}
+    _run(st, batch, 1)
+    step = max(np.abs(p.get_value() - before[p]).max() for p in gen)
+    assert step < 3e-5, step      # Adam moves at most ~1.4 lr at step 2
+    hist = _run(st, batch, 25)
+    assert hist[-1]["recons"] < hist[0]["recons"]
+
+
 def test_cross_stage_trains_gan_and_heads_not_vae(frames):
     net = CrossingNet("synthetic", SIZE, seed=0)
     st = stages.cross_stage(net, lr=1e-3)

@@ -399,6 +399,8 @@ class Trainer(object):
             kwargs["adversarial"] = sched.get("adversarial", True)
             kwargs["feature_matching_weight"] = sched.get(
                 "feature_matching_weight", stages_mod.FEATURE_MATCHING_WEIGHT)
+        if name == "align" and sched.get("generator_lr") is not None:
+            kwargs["generator_lr"] = sched["generator_lr"]
         if name in ("align", "cross"):
             kwargs["recons_clip"] = sched.get("recons_clip",
                                               stages_mod.RECONS_CLIP)

@@ -288,7 +288,7 @@ def _labelled_inputs(net, with_real, latent):
 
 
 def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
-                recons_clip=RECONS_CLIP):
+                recons_clip=RECONS_CLIP, generator_lr=None):
     """Stage 3a: Ali minimises L_recons; the posterior and metric heads
     minimise L_pos + L_smo; generator, discriminator conv1-2 and VAE frozen.
 
@@ -297,17 +297,28 @@ def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
     L_pos = mean (pos(x_l) - z_l)^2;
     L_smo = mean ((z_l - z_r) - (m(x_l) - m(x_hat_r)))^2
             + mean (m(x_l) - m(x_hat_l))^2.
+
+    ``generator_lr`` (a crossnet option, not the paper; None: frozen): the
+    generator learns L_recons beside Ali at this learning rate, scaled by
+    the stage's schedule as ``lr`` is. For short runs whose GAN draws no
+    hands yet: aligning to a frozen generator then cannot render them.
     """
     x_l = at.tensor4("x_l", dtype="float32")
     z_l = at.matrix("z_l", dtype="float32")
     mix = at.matrix("mix", dtype="float32")
-    t = _crossing_terms(net, x_l, z_l, mix, update_g=False, update_d=False,
-                        recons_clip=recons_clip)
+    t = _crossing_terms(net, x_l, z_l, mix, update_g=generator_lr is not None,
+                        update_d=False, recons_clip=recons_clip)
     ali_params = net.part_params("alignment", trainable=True)
     head_params = (net.part_params("posterior_head", trainable=True)
                    + net.part_params("metric_head", trainable=True))
     lr_var = _lr(lr)
     u1, s1 = _adam(t["recons"], ali_params, lr_var, beta1)
+    if generator_lr is not None:
+        g_params = net.part_params("generator", trainable=True)
+        g_lr = lr_var * np.float32(generator_lr / lr)
+        ug, sg = _adam(t["recons"], g_params, g_lr, beta1)
+        u1.update(ug)
+        ali_params, s1 = ali_params + g_params, s1 + sg
     u2, s2 = _adam(t["pos"] + t["smo"], head_params, lr_var, beta1)
     u1.update(u2)
     fn = aesara.function([x_l, z_l, mix], [t["recons"], t["pos"], t["smo"]],
