@@ -11,9 +11,12 @@ from crossnet.pipeline import Budget
 
 
 def test_demo_end_to_end_tiny(tmp_path):
-    # the demo's stage-3b options (the GAN keeps feature matching)
+    # the demo's stage-3b options and 3a's generator training (the GAN
+    # keeps feature matching)
+    align = {"generator_lr": DEMO_OPTIONS["align"]["generator_lr"]}
     budget = Budget({"vae": 4, "gan": 3, "align": 2, "cross": 2},
-                    {"default": 8}, {"cross": DEMO_OPTIONS["cross"]})
+                    {"default": 8}, {"cross": DEMO_OPTIONS["cross"],
+                                     "align": align})
     out = str(tmp_path / "demo")
     summary = run_demo(out, frames=40, test_frames=8, size=32,
                        labelled_fraction=0.5, budget=budget, progress=False,
@@ -44,6 +47,13 @@ def test_demo_end_to_end_tiny(tmp_path):
                                   summary["real_roughness"]) in report
     assert "feature matching" in report      # the tiny budget's GAN loss
     assert "L_FM is left out" in report
+    assert "Stage 3a also trains the generator" in report
+    assert "z_l is the pose VAE's mean" in report and summary["latent"] == "mean"
+    crossing, supervised = (schedule_of(out, name)
+                            for name in ("crossing_nets", "supervised"))
+    assert [crossing[st]["latent"] for st in ("align", "cross")] == ["mean"] * 2
+    assert supervised["supervised"]["latent"] == "mean"
+    assert crossing["align"]["generator_lr"] == align["generator_lr"]
     cross = [e["losses"] for e in read_log(os.path.join(out, "crossing_nets"))
              if e["stage"] == "cross"]
     assert cross and all(set(c) == {"gan_d", "pos", "smo_d", "recons", "smo_g"}
@@ -88,6 +98,19 @@ def test_report_states_how_the_generator_step_departs_from_the_release():
     assert "L_FM has weight 0.1" in _generator_step(
         {"cross": {"feature_matching_weight": 0.1}})
     assert "clips at 4" in _generator_step({"cross": {"recons_clip": 4}})
+
+
+def test_report_states_how_3a_and_the_latent_depart_from_the_paper():
+    from crossnet.demo import _align_step, _latent_phrase
+    assert _align_step({}) == "" and _align_step({"align": {"lr": 1}}) == ""
+    assert "at learning rate 0.001 (the paper freezes it" in _align_step(
+        {"align": {"generator_lr": 1e-3}})
+    assert "authors' jittered" in _latent_phrase("sample")
+    assert "VAE's mean, not the authors'" in _latent_phrase("mean")
+
+
+def schedule_of(out, name):
+    return json.load(open(os.path.join(out, name, "config.json")))["schedule"]
 
 
 def test_roughness_separates_smooth_surfaces_from_speckle():
