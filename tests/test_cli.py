@@ -13,6 +13,7 @@ from crossnet import cli
     (["roundtrip", "--weights", "w", "--dataset", "icvl", "--gt", "g",
       "--frames", "x"], "'x' is not a whole number"),
     (["demo", "--labelled-fraction", "1.5"], "must be in (0, 1]"),
+    (["demo", "--latent", "median"], "invalid choice: 'median'"),
     (["show", "--data", "d", "--out", "o", "--frames", "-1"], "must be >= 1"),
     (["estimate", "x.png", "--weights", "w", "--dataset-config", "icvl",
       "--camera", "icvl", "--centre", "1,2"], "--centre must be u,v,d"),

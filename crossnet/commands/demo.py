@@ -16,6 +16,12 @@ def add_arguments(parser):
                         help="fraction of training frames with labels "
                              "(default 0.5)")
     parser.add_argument("--seed", type=int, default=0)
+    from ..demo import DEMO_LATENT
+    from ..training.stages import LATENTS
+    parser.add_argument("--latent", choices=LATENTS, default=DEMO_LATENT,
+                        help="z_l of the labelled frames: the pose VAE's mean "
+                             "or the authors' jittered 'sample' (default %s)"
+                             % DEMO_LATENT)
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -23,7 +29,7 @@ def run(args):
     from ..demo import run_demo
     summary = run_demo(args.out, args.frames, args.test_frames,
                        labelled_fraction=args.labelled_fraction, seed=args.seed,
-                       progress=not args.quiet,
+                       latent=args.latent, progress=not args.quiet,
                        log=(lambda *a: None) if args.quiet else print)
     print(json.dumps({k: summary[k] for k in
                       ("wall_time_s", "mean_error_mm", "baselines_mm",
