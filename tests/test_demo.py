@@ -10,6 +10,12 @@ from crossnet.training.runner import read_log
 from crossnet.pipeline import Budget
 
 
+def _schedule_of(run_folder, name):
+    """The schedule in the config of one of the demo's runs."""
+    return json.load(open(os.path.join(run_folder, name, "config.json")))[
+        "schedule"]
+
+
 def test_demo_end_to_end_tiny(tmp_path):
     # the demo's stage-3b options and 3a's generator training (the GAN
     # keeps feature matching)
@@ -49,7 +55,7 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert "L_FM is left out" in report
     assert "Stage 3a also trains the generator" in report
     assert "z_l is the pose VAE's mean" in report and summary["latent"] == "mean"
-    crossing, supervised = (schedule_of(out, name)
+    crossing, supervised = (_schedule_of(out, name)
                             for name in ("crossing_nets", "supervised"))
     assert [crossing[st]["latent"] for st in ("align", "cross")] == ["mean"] * 2
     assert supervised["supervised"]["latent"] == "mean"
@@ -107,10 +113,6 @@ def test_report_states_how_3a_and_the_latent_depart_from_the_paper():
         {"align": {"generator_lr": 1e-3}})
     assert "authors' jittered" in _latent_phrase("sample")
     assert "VAE's mean, not the authors'" in _latent_phrase("mean")
-
-
-def schedule_of(out, name):
-    return json.load(open(os.path.join(out, name, "config.json")))["schedule"]
 
 
 def test_roughness_separates_smooth_surfaces_from_speckle():
