@@ -308,17 +308,21 @@ def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
     mix = at.matrix("mix", dtype="float32")
     t = _crossing_terms(net, x_l, z_l, mix, update_g=generator_lr is not None,
                         update_d=False, recons_clip=recons_clip)
-    recons_params = net.part_params("alignment", trainable=True)
+    ali_params = net.part_params("alignment", trainable=True)
+    g_params = ([] if generator_lr is None
+                else net.part_params("generator", trainable=True))
+    recons_params = ali_params + g_params
     head_params = (net.part_params("posterior_head", trainable=True)
                    + net.part_params("metric_head", trainable=True))
     lr_var = _lr(lr)
-    u1, s1 = _adam(t["recons"], recons_params, lr_var, beta1)
-    if generator_lr is not None:
-        g_params = net.part_params("generator", trainable=True)
+    # one backward pass through the generator serves Ali and its weights
+    grads = aesara.grad(t["recons"], recons_params)
+    u1, s1 = _adam(grads[:len(ali_params)], ali_params, lr_var, beta1)
+    if g_params:
         g_lr = lr_var * np.float32(generator_lr / lr)
-        ug, sg = _adam(t["recons"], g_params, g_lr, beta1)
+        ug, sg = _adam(grads[len(ali_params):], g_params, g_lr, beta1)
         u1.update(ug)
-        recons_params, s1 = recons_params + g_params, s1 + sg
+        s1 = s1 + sg
     u2, s2 = _adam(t["pos"] + t["smo"], head_params, lr_var, beta1)
     u1.update(u2)
     fn = aesara.function([x_l, z_l, mix], [t["recons"], t["pos"], t["smo"]],
