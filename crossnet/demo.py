@@ -417,7 +417,9 @@ def _write_report(out, s):
                 "%s %.0f" % (k.replace("_", " "), v)
                 for k, v in s["wall_time_by_phase_s"].items())), ""]
     captions = {
-        "loss_curves": "Loss terms of every stage against the epoch.",
+        "loss_curves": "Loss terms of every stage against the epoch "
+                       "(recons: the release's clipped L_recons; recons_sq: "
+                       "the plain squared error).",
         "rendered": "Top: real held-out crops; bottom: depth maps rendered "
                     "from their poses (pose VAE -> Ali -> generator of crossing "
                     "nets' chosen checkpoint).",

@@ -35,7 +35,7 @@ from ..networks.pose_vae import kl_divergence
 
 __all__ = ["Stage", "vae_stage", "gan_stage", "align_stage", "cross_stage",
            "supervised_stage", "mixing_matrix", "reconstruction_loss",
-           "POSTERIOR_STAGES", "RECONS_CLIP", "FEATURE_MATCHING_WEIGHT"]
+           "recons_name", "POSTERIOR_STAGES", "RECONS_CLIP", "FEATURE_MATCHING_WEIGHT"]
 
 # the stages that train the posterior head on L_pos (and take ``latent``)
 POSTERIOR_STAGES = ("align", "cross", "supervised")
@@ -231,6 +231,13 @@ def reconstruction_loss(x, x_hat, clip=RECONS_CLIP):
     return (err if clip is None else at.minimum(err, clip)).mean()
 
 
+def recons_name(clip=RECONS_CLIP):
+    """The name L_recons is logged under: ``recons`` clipped (the
+    release's), ``recons_sq`` the plain squared error (``clip=None``), so
+    one name never stands for two quantities in a run's log."""
+    return "recons" if clip is not None else "recons_sq"
+
+
 def _crossing_terms(net, x_l, z_l, mix, x_real=None, update_g=True,
                     update_d=True, recons_clip=RECONS_CLIP):
     """Symbolic loss terms shared by stages 3a and 3b.
@@ -327,7 +334,8 @@ def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
     u1.update(u2)
     fn = aesara.function([x_l, z_l, mix], [t["recons"], t["pos"], t["smo"]],
                          updates=u1)
-    return Stage("align", [("align", fn, ["recons", "pos", "smo"])],
+    return Stage("align", [("align", fn, [recons_name(recons_clip), "pos",
+                                          "smo"])],
                  recons_params + head_params, lr_var, s1 + s2,
                  _labelled_inputs(net, False, latent), batch_source="labelled")
 
@@ -385,8 +393,9 @@ def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True,
     # without L_FM the G step does not read x_real
     g_fn = aesara.function(inputs, [t[k] for k in g_terms], updates=g_updates,
                            on_unused_input="ignore")
-    names = ([k if k != "smo" else "smo_d" for k in d_terms],
-             [k if k != "smo" else "smo_g" for k in g_terms])
+    logged = {"recons": recons_name(recons_clip)}
+    names = ([logged.get(k, k) if k != "smo" else "smo_d" for k in d_terms],
+             [logged.get(k, k) if k != "smo" else "smo_g" for k in g_terms])
     return Stage("cross", [("d", d_fn, names[0]), ("g", g_fn, names[1])],
                  d_params + g_params, lr_var, d_state + g_state,
                  _labelled_inputs(net, adversarial, latent),
