@@ -33,29 +33,58 @@ from .training.runner import read_log
 from .training.schedules import schedule as named_schedule
 from .training.stages import FEATURE_MATCHING_WEIGHT, RECONS_CLIP
 
-__all__ = ["run_demo", "plot_losses", "render_error", "roughness",
-           "DEMO_FRAMES", "DEMO_UPDATES", "DEMO_OPTIONS"]
+__all__ = ["run_demo", "loss_series", "plot_losses", "render_error",
+           "roughness", "DEMO_FRAMES", "DEMO_UPDATES", "DEMO_OPTIONS"]
 
 
-def plot_losses(run_dir, path):
-    """One panel per stage, every loss term against the epoch."""
+def loss_series(run_dirs):
+    """{stage: {"updates": [...], term: [...]}} from the logs of
+    ``run_dirs`` (in order; a stage logged by several runs keeps the
+    first's): each epoch's mean loss terms at the stage's update count at
+    the end of that epoch."""
+    series = {}
+    for run_dir in run_dirs:
+        owned = set()
+        for e in read_log(run_dir):
+            name = e["stage"]
+            if name in series and name not in owned:
+                continue
+            owned.add(name)
+            s = series.setdefault(name, {"updates": []})
+            s["updates"].append((s["updates"][-1] if s["updates"] else 0)
+                                + e["batches"])
+            for term, value in e["losses"].items():
+                s.setdefault(term, []).append(value)
+    return series
+
+
+def plot_losses(run_dirs, path, columns=3):
+    """One panel per stage of ``run_dirs`` (:func:`loss_series`), every
+    loss term against the stage's updates."""
     from .plotting import atomic_savefig, pyplot
     plt = pyplot()
-    entries = read_log(run_dir)
-    stages = list(dict.fromkeys(e["stage"] for e in entries))
-    fig, axes = plt.subplots(1, len(stages), figsize=(4 * len(stages), 3.2),
+    series = loss_series(run_dirs)
+    cols = min(columns, len(series))
+    rows = -(-len(series) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows),
                              squeeze=False)
-    for ax, stage in zip(axes[0], stages):
-        rows = [e for e in entries if e["stage"] == stage]
-        for term in rows[0]["losses"]:
-            ax.plot([e["epoch"] + 1 for e in rows],
-                    [e["losses"][term] for e in rows], marker=".", label=term)
+    for ax, (stage, s) in zip(axes.flat, series.items()):
+        for term, values in s.items():
+            if term != "updates":
+                ax.plot(s["updates"], values, marker=".", label=term)
         ax.set_title("stage %s" % stage)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.set_yscale("symlog", linthresh=1e-2)
+        ax.set_xlabel("updates")
+        ax.set_ylabel("loss (epoch mean)")
+        positive = all(v > 0 for k, vs in s.items() if k != "updates"
+                       for v in vs)
+        if positive:
+            ax.set_yscale("log")
+        else:          # e.g. a GAN's feature-matching gap crossing 0
+            ax.set_yscale("symlog", linthresh=1e-2)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(series):]:
+        ax.set_visible(False)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=100)
     plt.close(fig)
@@ -258,8 +287,10 @@ def run_demo(out, frames=DEMO_FRAMES, test_frames=300, size=64,
     rendered, render = render_error(net, b)
     show = slice(0, min(16, len(rendered)))
     figures = {
-        "loss_curves": plot_losses(os.path.join(out, "crossing_nets"),
-                                   os.path.join(out, "loss_curves.png")),
+        "loss_curves": plot_losses(
+            [vae_dir, gan_dir] + [os.path.join(out, name)
+                                  for name, _ in DEMO_ARMS],
+            os.path.join(out, "loss_curves.png")),
         "rendered": save_png(os.path.join(out, "rendered_from_poses.png"),
                              depth_grid(np.concatenate([b["depth"][show],
                                                         rendered[show]]))),
@@ -417,7 +448,8 @@ def _write_report(out, s):
                 "%s %.0f" % (k.replace("_", " "), v)
                 for k, v in s["wall_time_by_phase_s"].items())), ""]
     captions = {
-        "loss_curves": "Loss terms of every stage against the epoch "
+        "loss_curves": "Loss terms of every stage (epoch means) against "
+                       "its updates "
                        "(recons: the release's clipped L_recons; recons_sq: "
                        "the plain squared error).",
         "rendered": "Top: real held-out crops; bottom: depth maps rendered "

@@ -5,7 +5,9 @@ import re
 
 import numpy as np
 
-from crossnet.demo import DEMO_OPTIONS, run_demo
+from crossnet.checkpoint import RUN_LOG
+from crossnet.demo import (DEMO_OPTIONS, loss_series, plot_losses,
+                           run_demo)
 from crossnet.training.runner import read_log
 from crossnet.pipeline import Budget
 
@@ -128,3 +130,36 @@ def test_roughness_separates_smooth_surfaces_from_speckle():
                                     % 2, -0.2, -1.0)
     assert abs(roughness(checker) - 0.8) < 1e-6
     assert np.isnan(roughness(np.ones((2, 4, 4))))
+
+
+def _write_log(run_dir, entries):
+    os.makedirs(run_dir)
+    with open(os.path.join(run_dir, RUN_LOG), "w") as fh:
+        for stage, batches, losses in entries:
+            fh.write(json.dumps({"stage": stage, "epoch": 0, "batches": batches,
+                                 "losses": losses}) + "\n")
+
+
+def test_loss_curves_take_every_run_and_count_updates(tmp_path):
+    """Stages of several runs (the shared GAN and VAE, both arms), each
+    epoch's terms at the stage's update count; a stage already taken from
+    an earlier run is not mixed with a later run's."""
+    gan, cross, other = (str(tmp_path / n) for n in ("gan", "cross", "other"))
+    _write_log(gan, [("gan", 720, {"gan_d": 0.3}), ("gan", 720, {"gan_d": 0.2}),
+                     ("gan", 60, {"gan_d": 0.25})])
+    _write_log(cross, [("align", 180, {"recons": 0.09, "pos": 0.02}),
+                       ("align", 180, {"recons": 0.07, "pos": 0.01}),
+                       ("cross", 120, {"recons_sq": 0.1, "fm": 0.0})])
+    _write_log(other, [("gan", 5, {"gan_d": 9.0})])
+    series = loss_series([gan, cross, other])
+    assert list(series) == ["gan", "align", "cross"]
+    assert series["gan"] == {"updates": [720, 1440, 1500],
+                             "gan_d": [0.3, 0.2, 0.25]}
+    assert series["align"]["updates"] == [180, 360]
+    assert series["align"]["recons"] == [0.09, 0.07]
+    assert series["cross"] == {"updates": [120], "recons_sq": [0.1],
+                               "fm": [0.0]}
+    path = plot_losses([gan, cross], str(tmp_path / "curves.png"))
+    with open(path, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
