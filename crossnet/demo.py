@@ -449,9 +449,8 @@ def _write_report(out, s):
                 for k, v in s["wall_time_by_phase_s"].items())), ""]
     captions = {
         "loss_curves": "Loss terms of every stage (epoch means) against "
-                       "its updates "
-                       "(recons: the release's clipped L_recons; recons_sq: "
-                       "the plain squared error).",
+                       "its updates (recons: the release's clipped L_recons; "
+                       "recons_sq: the plain squared error).",
         "rendered": "Top: real held-out crops; bottom: depth maps rendered "
                     "from their poses (pose VAE -> Ali -> generator of crossing "
                     "nets' chosen checkpoint).",

@@ -162,4 +162,3 @@ def test_loss_curves_take_every_run_and_count_updates(tmp_path):
     path = plot_losses([gan, cross], str(tmp_path / "curves.png"))
     with open(path, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
-

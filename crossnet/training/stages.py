@@ -35,7 +35,8 @@ from ..networks.pose_vae import kl_divergence
 
 __all__ = ["Stage", "vae_stage", "gan_stage", "align_stage", "cross_stage",
            "supervised_stage", "mixing_matrix", "reconstruction_loss",
-           "recons_name", "POSTERIOR_STAGES", "RECONS_CLIP", "FEATURE_MATCHING_WEIGHT"]
+           "recons_name", "POSTERIOR_STAGES", "RECONS_CLIP",
+           "FEATURE_MATCHING_WEIGHT"]
 
 # the stages that train the posterior head on L_pos (and take ``latent``)
 POSTERIOR_STAGES = ("align", "cross", "supervised")
@@ -394,8 +395,8 @@ def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True,
     g_fn = aesara.function(inputs, [t[k] for k in g_terms], updates=g_updates,
                            on_unused_input="ignore")
     logged = {"recons": recons_name(recons_clip)}
-    names = ([logged.get(k, k) if k != "smo" else "smo_d" for k in d_terms],
-             [logged.get(k, k) if k != "smo" else "smo_g" for k in g_terms])
+    names = ([dict(logged, smo="smo_d").get(k, k) for k in d_terms],
+             [dict(logged, smo="smo_g").get(k, k) for k in g_terms])
     return Stage("cross", [("d", d_fn, names[0]), ("g", g_fn, names[1])],
                  d_params + g_params, lr_var, d_state + g_state,
                  _labelled_inputs(net, adversarial, latent),
