@@ -38,11 +38,12 @@ __all__ = ["run_demo", "loss_series", "plot_losses", "render_error",
 
 
 def loss_series(run_dirs):
-    """{stage: {"updates": [...], term: [...]}} from the logs of
-    ``run_dirs`` (in order; a stage logged by several runs keeps the
-    first's): each epoch's mean loss terms at the stage's update count at
-    the end of that epoch."""
-    series = {}
+    """{stage: {term: (updates, values)}} from the logs of ``run_dirs`` (in
+    order; a stage logged by several runs keeps the first's): each epoch's
+    mean of each term at the stage's update count at the end of that epoch
+    (a term missing from some epochs, e.g. renamed in a resumed run, has
+    fewer points)."""
+    series, done = {}, {}
     for run_dir in run_dirs:
         owned = set()
         for e in read_log(run_dir):
@@ -50,11 +51,12 @@ def loss_series(run_dirs):
             if name in series and name not in owned:
                 continue
             owned.add(name)
-            s = series.setdefault(name, {"updates": []})
-            s["updates"].append((s["updates"][-1] if s["updates"] else 0)
-                                + e["batches"])
+            done[name] = done.get(name, 0) + e["batches"]
+            terms = series.setdefault(name, {})
             for term, value in e["losses"].items():
-                s.setdefault(term, []).append(value)
+                updates, values = terms.setdefault(term, ([], []))
+                updates.append(done[name])
+                values.append(value)
     return series
 
 
@@ -68,15 +70,14 @@ def plot_losses(run_dirs, path, columns=3):
     rows = -(-len(series) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows),
                              squeeze=False)
-    for ax, (stage, s) in zip(axes.flat, series.items()):
-        for term, values in s.items():
-            if term != "updates":
-                ax.plot(s["updates"], values, marker=".", label=term)
+    for ax, (stage, terms) in zip(axes.flat, series.items()):
+        for term, (updates, values) in terms.items():
+            ax.plot(updates, values, marker=".", label=term)
         ax.set_title("stage %s" % stage)
         ax.set_xlabel("updates")
         ax.set_ylabel("loss (epoch mean)")
-        positive = all(v > 0 for k, vs in s.items() if k != "updates"
-                       for v in vs)
+        positive = all(v > 0 for _, values in terms.values()
+                       for v in values)
         if positive:
             ax.set_yscale("log")
         else:          # e.g. a GAN's feature-matching gap crossing 0

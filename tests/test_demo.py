@@ -149,16 +149,17 @@ def test_loss_curves_take_every_run_and_count_updates(tmp_path):
                      ("gan", 60, {"gan_d": 0.25})])
     _write_log(cross, [("align", 180, {"recons": 0.09, "pos": 0.02}),
                        ("align", 180, {"recons": 0.07, "pos": 0.01}),
-                       ("cross", 120, {"recons_sq": 0.1, "fm": 0.0})])
+                       ("cross", 120, {"recons": 0.1}),
+                       ("cross", 120, {"recons_sq": 0.09, "fm": 0.0})])
     _write_log(other, [("gan", 5, {"gan_d": 9.0})])
     series = loss_series([gan, cross, other])
     assert list(series) == ["gan", "align", "cross"]
-    assert series["gan"] == {"updates": [720, 1440, 1500],
-                             "gan_d": [0.3, 0.2, 0.25]}
-    assert series["align"]["updates"] == [180, 360]
-    assert series["align"]["recons"] == [0.09, 0.07]
-    assert series["cross"] == {"updates": [120], "recons_sq": [0.1],
-                               "fm": [0.0]}
+    assert series["gan"] == {"gan_d": ([720, 1440, 1500], [0.3, 0.2, 0.25])}
+    assert series["align"]["recons"] == ([180, 360], [0.09, 0.07])
+    # a term renamed between epochs (a run resumed across the rename)
+    assert series["cross"] == {"recons": ([120], [0.1]),
+                               "recons_sq": ([240], [0.09]),
+                               "fm": ([240], [0.0])}
     path = plot_losses([gan, cross], str(tmp_path / "curves.png"))
     with open(path, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
