@@ -29,6 +29,7 @@ from .conventions import UNIT_MM
 from .fileio import atomic_write_json, atomic_write_text
 from .evaluation.report import markdown_table
 from .pipeline import synthetic_caches
+from .checkpoint import RUN_LOG
 from .training.runner import read_log
 from .training.schedules import schedule as named_schedule
 from .training.stages import FEATURE_MATCHING_WEIGHT, RECONS_CLIP
@@ -66,6 +67,9 @@ def plot_losses(run_dirs, path, columns=3):
     from .plotting import atomic_savefig, pyplot
     plt = pyplot()
     series = loss_series(run_dirs)
+    if not series:
+        raise ValueError("no training log (%s) in %s"
+                         % (RUN_LOG, ", ".join(run_dirs)))
     cols = min(columns, len(series))
     rows = -(-len(series) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows),
@@ -80,7 +84,7 @@ def plot_losses(run_dirs, path, columns=3):
                        for v in values)
         if positive:
             ax.set_yscale("log")
-        else:          # e.g. a GAN's feature-matching gap crossing 0
+        else:          # a term at 0 (e.g. L_FM of identical batches)
             ax.set_yscale("symlog", linthresh=1e-2)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)

@@ -4,6 +4,7 @@ import os
 import re
 
 import numpy as np
+import pytest
 
 from crossnet.checkpoint import RUN_LOG
 from crossnet.demo import (DEMO_OPTIONS, loss_series, plot_losses,
@@ -163,3 +164,7 @@ def test_loss_curves_take_every_run_and_count_updates(tmp_path):
     path = plot_losses([gan, cross], str(tmp_path / "curves.png"))
     with open(path, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    empty = str(tmp_path / "empty")
+    with pytest.raises(ValueError, match="no training log .*empty"):
+        plot_losses([empty], str(tmp_path / "none.png"))
+    assert not os.path.exists(tmp_path / "none.png")
