@@ -394,9 +394,10 @@ def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True,
     # without L_FM the G step does not read x_real
     g_fn = aesara.function(inputs, [t[k] for k in g_terms], updates=g_updates,
                            on_unused_input="ignore")
-    logged = {"recons": recons_name(recons_clip)}
-    names = ([dict(logged, smo="smo_d").get(k, k) for k in d_terms],
-             [dict(logged, smo="smo_g").get(k, k) for k in g_terms])
+    d_names = {"smo": "smo_d"}
+    g_names = {"smo": "smo_g", "recons": recons_name(recons_clip)}
+    names = ([d_names.get(k, k) for k in d_terms],
+             [g_names.get(k, k) for k in g_terms])
     return Stage("cross", [("d", d_fn, names[0]), ("g", g_fn, names[1])],
                  d_params + g_params, lr_var, d_state + g_state,
                  _labelled_inputs(net, adversarial, latent),
