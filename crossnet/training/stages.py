@@ -6,7 +6,8 @@ finds the loss of any stage in one place:
 * :func:`vae_stage` (1): pose VAE on labelled poses;
 * :func:`gan_stage` (2): depth GAN on unlabelled depth, D step then G step;
 * :func:`align_stage` (3a): Ali on L_recons, posterior and metric heads on
-  L_pos + L_smo; generator and discriminator conv1-2 frozen;
+  L_pos + L_smo; generator (unless ``generator_lr``) and discriminator
+  conv1-2 frozen;
 * :func:`cross_stage` (3b): D step (L_GAN_D + L_pos + L_smo), then G step
   (L_FM + L_recons + L_smo); the VAE frozen;
 * :func:`supervised_stage`: the baseline, D conv1-2 + posterior head on
@@ -298,7 +299,8 @@ def _labelled_inputs(net, with_real, latent):
 def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
                 recons_clip=RECONS_CLIP, generator_lr=None):
     """Stage 3a: Ali minimises L_recons; the posterior and metric heads
-    minimise L_pos + L_smo; generator, discriminator conv1-2 and VAE frozen.
+    minimise L_pos + L_smo; generator (unless ``generator_lr``),
+    discriminator conv1-2 and VAE frozen.
 
     L_recons = mean min((x_l - Gen(Ali(z_l)))^2, 1) (``recons_clip``: see
     :func:`reconstruction_loss`);
