@@ -5,8 +5,9 @@ import pytest
 from crossnet import nn, ops
 from crossnet.backend import aesara, at
 from crossnet.benchmark import thread_limit
-from crossnet.ops.batch_norm import (BatchNormAct, BatchStats, BatchStatsGrad,
-                                     batch_norm_act, batch_stats)
+from crossnet.ops.batch_norm import (BatchNormAct, BatchNormActGrad, BatchStats,
+                                     BatchStatsGrad, batch_norm_act,
+                                     batch_stats)
 from aesara.gradient import verify_grad
 
 
@@ -14,7 +15,10 @@ def _close(a, b, tol=1e-4):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, np.abs(b).max()))
 
 
-@pytest.mark.parametrize("shape", [(1, 3, 4, 5), (7, 32, 6, 6), (2, 1, 9, 3)])
+# (9, 32, 15, 20): 86,400 floats, read split over images (batch_norm.c's
+# CNB_SPLIT_MIN is 65,536), planes of 300 floats: a full and a part block
+@pytest.mark.parametrize("shape", [(1, 3, 4, 5), (7, 32, 6, 6), (2, 1, 9, 3),
+                                   (9, 32, 15, 20)])
 @pytest.mark.parametrize("leak", [1.0, 0.2, 0.0])
 def test_forward_matches_numpy(shape, leak):
     rng = np.random.RandomState(0)
@@ -57,10 +61,11 @@ def _layer_graph(x_v, leak, use_ops):
         return out + [bn.mean.get_value(), bn.inv_std.get_value()], kinds, fn
 
 
+@pytest.mark.parametrize("shape", [(5, 4, 6, 7), (9, 32, 15, 20)])
 @pytest.mark.parametrize("leak", [0.2, 0.0])
-def test_layer_equals_aesaras_graph_with_gradients_and_running_averages(leak):
+def test_layer_equals_aesaras_graph_with_gradients_and_running_averages(leak, shape):
     rng = np.random.RandomState(1)
-    x_v = (1 + rng.randn(5, 4, 6, 7)).astype("float32")
+    x_v = (1 + rng.randn(*shape)).astype("float32")
     ours, kinds, fn = _layer_graph(x_v, leak, True)
     theirs, kinds_ref, _ = _layer_graph(x_v, leak, False)
     assert {"BatchStats", "BatchNormAct", "BatchNormActGrad"} <= kinds
@@ -130,9 +135,10 @@ def test_verify_grad_of_the_composition():
                 abs_tol=2e-2, rel_tol=2e-2)
 
 
-def test_results_do_not_depend_on_the_number_of_threads():
+@pytest.mark.parametrize("shape", [(9, 32, 8, 8), (9, 32, 15, 20)])
+def test_results_do_not_depend_on_the_number_of_threads(shape):
     rng = np.random.RandomState(3)
-    x_v = rng.randn(9, 32, 8, 8).astype("float32")
+    x_v = rng.randn(*shape).astype("float32")
     _, _, fn = _layer_graph(x_v, 0.2, True)
     with thread_limit(1):
         one = fn(x_v)
@@ -140,6 +146,27 @@ def test_results_do_not_depend_on_the_number_of_threads():
         two = fn(x_v)
     for a, b in zip(one, two):
         assert np.array_equal(a, b)
+
+
+def test_large_and_small_inputs_give_the_same_bits_per_channel():
+    """A large x is read split over images, a small one a channel at a
+    time; the sums are added in the same order, so a channel's statistics
+    and gradients do not depend on which path ran (nor on the other
+    channels): x (9, 32, 15, 20) against its first 7 channels."""
+    rng = np.random.RandomState(4)
+    x_v = (2 + 3 * rng.randn(9, 32, 15, 20)).astype("float32")
+    gy_v = rng.randn(*x_v.shape).astype("float32")
+    gamma_v, beta_v = (rng.randn(32).astype("float32") for _ in range(2))
+    x, gy = at.tensor4("x"), at.tensor4("gy")
+    gamma, beta = at.vectors("gamma", "beta")
+    mean, inv_std = BatchStats(1e-4)(x)
+    grads = BatchNormActGrad(0.2)(x, mean, inv_std, gamma, beta, gy)
+    fn = aesara.function([x, gy, gamma, beta], [mean, inv_std] + list(grads))
+    large = fn(x_v, gy_v, gamma_v, beta_v)
+    small = fn(x_v[:, :7].copy(), gy_v[:, :7].copy(), gamma_v[:7], beta_v[:7])
+    for a, b in zip(large, small):
+        part = a[:, :7] if a.ndim == 4 else a[:7]
+        assert np.array_equal(part, b)
 
 
 def test_other_inputs_keep_the_elementwise_graph():
