@@ -13,20 +13,22 @@
  * (vectorised) added in double, in a fixed order: the results do not depend
  * on the number of threads.
  *
- * Every pass reads x in parallel over (image, channel) planes, in a static
- * split: each thread reads the images the convolution before it wrote (its
- * output rows are split over images), from its own cache. The statistics
- * and the sums of the backward pass keep each block's float sums (a small
- * scratch array) and add them per channel afterwards, in the same order as
- * one channel at a time would (bit-identical). Read per channel instead,
- * half of x came from the other core's cache: the statistics of 25 x 32 x
- * 32 x 32 floats took 190 us on 2 threads after such a write against 103
- * us after a write split by channels.
+ * Elementwise passes run in parallel over (image, channel) planes, in a
+ * static split: each thread reads the images the convolution before it
+ * wrote (its output rows are split over images), from its own cache. So do
+ * the statistics and the sums of the backward pass when x has at least
+ * CNB_SPLIT_MIN floats: they keep each block's float sums (a small scratch
+ * array) and add them per channel afterwards, in the order one channel at
+ * a time would (bit-identical); a smaller x, which stays in cache, is read
+ * one channel at a time. Read per channel, half of a large x came from the
+ * other core's cache: the statistics of 25 x 32 x 32 x 32 floats took 190
+ * us on 2 threads after a write split over images against 103 us after a
+ * write split by channels.
  */
-#include <stdlib.h>
 #ifndef CROSSNET_BATCH_NORM
 #define CROSSNET_BATCH_NORM
 #include <math.h>
+#include <stdlib.h>
 
 /* sum over blocks of CNB_BLOCK floats (vectorised, in float), then in double */
 #define CNB_BLOCK 256
