@@ -33,6 +33,11 @@
 /* sum over blocks of CNB_BLOCK floats (vectorised, in float), then in double */
 #define CNB_BLOCK 256
 
+/* end of the block that starts at i0 in a plane of P floats */
+static inline long cnb_block_end(long i0, long P) {
+    return i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P;
+}
+
 /* Sums of one block p[i0, i1): its float sum, and the float sum of squared
    deviations from its own mean (rounded to float), while it is in L1. */
 static inline void cnb_block_moments(const float* p, long i0, long i1,
@@ -66,7 +71,7 @@ static inline void cnb_merge_block(double* cnt, double* mean, double* m2,
 static void cnb_plane_moments(const float* p, long P, double* cnt, double* mean,
                               double* m2) {
     for (long i0 = 0; i0 < P; i0 += CNB_BLOCK) {
-        const long i1 = i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P;
+        const long i1 = cnb_block_end(i0, P);
         float part, part2;
         cnb_block_moments(p, i0, i1, &part, &part2);
         cnb_merge_block(cnt, mean, m2, part, part2, i1 - i0);
@@ -96,7 +101,7 @@ static void cnb_stats(const float* x, int B, int C, long P, double eps,
             for (long k = 0; k < K; ++k) {
                 const long i0 = k * CNB_BLOCK;
                 cnb_block_moments(x + (size_t)pl * P, i0,
-                                  i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P,
+                                  cnb_block_end(i0, P),
                                   sums + 2 * (pl * K + k),
                                   sums + 2 * (pl * K + k) + 1);
             }
@@ -113,7 +118,7 @@ static void cnb_stats(const float* x, int B, int C, long P, double eps,
             for (long k = 0; k < K; ++k) {
                 const long i0 = k * CNB_BLOCK;
                 cnb_merge_block(&n, &m, &m2, q[2 * k], q[2 * k + 1],
-                                (i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P) - i0);
+                                cnb_block_end(i0, P) - i0);
             }
         }
         mean[c] = (float)m;
@@ -175,7 +180,7 @@ static void cnb_act_grad(const float* x, const float* gy, int B, int C, long P,
             for (long k = 0; k < K; ++k) {
                 const long i0 = k * CNB_BLOCK;
                 cnb_act_grad_block(x + off, gy + off, dx + off, i0,
-                                   i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P,
+                                   cnb_block_end(i0, P),
                                    mean[c], gamma[c] * inv_std[c], beta[c],
                                    leak, sums + 2 * (pl * K + k),
                                    sums + 2 * (pl * K + k) + 1);
@@ -197,7 +202,7 @@ static void cnb_act_grad(const float* x, const float* gy, int B, int C, long P,
                     pgx = q[1];
                 } else {    /* small x: this channel's blocks here */
                     cnb_act_grad_block(x + off, gy + off, dx + off, i0,
-                                       i0 + CNB_BLOCK < P ? i0 + CNB_BLOCK : P,
+                                       cnb_block_end(i0, P),
                                        m, s, b, leak, &pg, &pgx);
                 }
                 sg += pg;
