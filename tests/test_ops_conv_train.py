@@ -11,9 +11,12 @@ from crossnet.ops.conv_train import (Corr6x6S2, Corr6x6S2GradInputs,
                                      Corr6x6S2GradWeights, fits_corr6x6s2)
 
 # (B, C, F, H, W): batch 1, odd batch with one input channel, one output
-# channel, channel counts that are not multiples of 16, a non-square image
+# channel, channel counts that are not multiples of 16, a non-square image;
+# batches above the weight gradient's 16 chunks of images (chunks of 3 and
+# 2 images, the last chunks empty)
 SHAPES = [(1, 32, 32, 8, 8), (3, 1, 32, 16, 16), (5, 32, 1, 12, 12),
-          (2, 20, 40, 6, 10), (4, 3, 17, 10, 6)]
+          (2, 20, 40, 6, 10), (4, 3, 17, 10, 6), (35, 32, 32, 8, 8),
+          (20, 16, 20, 4, 6)]
 # shapes the AMX kernels take (where the CPU has them): 16 and 8 pixels per
 # tile row, an odd number of output rows, 16 or 64 channels, rows long
 # enough for the packers' vector loops and their tails, one input channel,
@@ -159,12 +162,13 @@ def test_portable_paths_agree_with_native():
             _close(a, b)
 
 
-@pytest.mark.parametrize("H", [16, 32])        # direct tile; Winograd
-def test_results_do_not_depend_on_the_number_of_threads(H):
+# direct tile; Winograd; the direct tile with chunks of several images
+@pytest.mark.parametrize("B, H", [(7, 16), (7, 32), (35, 8)])
+def test_results_do_not_depend_on_the_number_of_threads(B, H):
     rng = np.random.RandomState(2)
-    x = rng.randn(7, 32, H, H).astype("float32")
+    x = rng.randn(B, 32, H, H).astype("float32")
     w = rng.randn(32, 32, 6, 6).astype("float32")
-    dy = rng.randn(7, 32, H // 2, H // 2).astype("float32")
+    dy = rng.randn(B, 32, H // 2, H // 2).astype("float32")
     fns = _our_functions("native")
     args = [(x, w), (w, dy), (x, dy)]
     with thread_limit(1):
