@@ -13,10 +13,11 @@ from crossnet.ops.conv_train import (Corr6x6S2, Corr6x6S2GradInputs,
 # (B, C, F, H, W): batch 1, odd batch with one input channel, one output
 # channel, channel counts that are not multiples of 16, a non-square image;
 # batches above the weight gradient's 16 chunks of images (chunks of 3 and
-# 2 images, the last chunks empty)
+# 2 images, the last chunks empty); two input channels under 20 output
+# columns (the few-channel input gradient's second vector of pixels cut)
 SHAPES = [(1, 32, 32, 8, 8), (3, 1, 32, 16, 16), (5, 32, 1, 12, 12),
           (2, 20, 40, 6, 10), (4, 3, 17, 10, 6), (35, 32, 32, 8, 8),
-          (20, 16, 20, 4, 6)]
+          (20, 16, 20, 4, 6), (2, 2, 16, 8, 40)]
 # shapes the AMX kernels take (where the CPU has them): 16 and 8 pixels per
 # tile row, an odd number of output rows, 16 or 64 channels, rows long
 # enough for the packers' vector loops and their tails, one input channel,

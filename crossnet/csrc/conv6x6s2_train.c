@@ -40,6 +40,7 @@
 
 typedef float cnt_v16 __attribute__((vector_size(64), aligned(64)));
 typedef float cnt_v16u __attribute__((vector_size(64), aligned(4)));
+typedef int cnt_i16 __attribute__((vector_size(64)));
 
 #ifdef __AVX512F__
 #define CNT_TMAX 12     /* pixels per tile with 2 vectors of channels */
@@ -378,6 +379,66 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
     return 0;
 }
 
+/* ---- input gradient with few input channels ----------------------------
+   One channel of a row pair (2a, 2a + 1) of dx, over npix <= 16 NV output
+   column pairs: the four parities (pi, pj) in NV vectors of 16 pixels
+   each, from the same loads of the padded dy (d: channel f's row a + r at
+   d + f fs + r rs) with the taps k[f ks][(pi + 4 - 2r) 6 + pj + 4 - 2s];
+   each output summed over f, then r, then s. The column parities are
+   interleaved in registers and stored as whole vectors:
+   o[pi W + 2 b + pj]. (One parity at a time, over 64 pixels whatever the
+   row's width, it read each dy vector four times and half its products
+   fell off the 32-column rows of the networks.) */
+#define CNT_DEFINE_GI_FEW(NV)                                                  \
+static inline void cnt_grad_input_few_##NV(const float* d, long fs, long rs,  \
+        int F, const float* k, long ks, float* o, int W, int npix) {           \
+    cnt_v16 acc[2][2][NV];                                                     \
+    for (int p = 0; p < 4; ++p)                                                \
+        for (int v = 0; v < NV; ++v) acc[p / 2][p % 2][v] = (cnt_v16){0};      \
+    for (int f = 0; f < F; ++f)                                                \
+        for (int r = 0; r < 3; ++r) {                                          \
+            const float* src = d + f * fs + r * rs;                            \
+            const float* kf = k + f * ks;                                      \
+            for (int s = 0; s < 3; ++s) {                                      \
+                cnt_v16 xv[NV];                                                \
+                for (int v = 0; v < NV; ++v)                                   \
+                    xv[v] = *(const cnt_v16u*)(src + s + 16 * v);              \
+                for (int p = 0; p < 4; ++p) {                                  \
+                    const int pi = p / 2, pj = p % 2;                          \
+                    const float kv = kf[(pi + 4 - 2 * r) * 6 + pj + 4 - 2 * s];\
+                    for (int v = 0; v < NV; ++v) acc[pi][pj][v] += xv[v] * kv; \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    const cnt_i16 lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};\
+    const cnt_i16 hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,  \
+                        15, 31};                                               \
+    for (int pi = 0; pi < 2; ++pi) {                                           \
+        float* row = o + (long)pi * W;                                         \
+        for (int v = 0; v < NV; ++v) {                                         \
+            const cnt_v16 a = __builtin_shuffle(acc[pi][0][v], acc[pi][1][v], lo);\
+            const cnt_v16 b = __builtin_shuffle(acc[pi][0][v], acc[pi][1][v], hi);\
+            const int left = 2 * (npix - 16 * v);   /* floats of this pair */   \
+            if (left >= 32) {                                                  \
+                *(cnt_v16u*)(row + 32 * v) = a;                                \
+                *(cnt_v16u*)(row + 32 * v + 16) = b;                           \
+            } else {                                                           \
+                for (int e = 0; e < left; ++e)                                 \
+                    row[32 * v + e] = e < 16 ? a[e] : b[e - 16];               \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+}
+CNT_DEFINE_GI_FEW(2)
+CNT_DEFINE_GI_FEW(1)
+/* vectors of 16 pixels per parity: the 4 NV sums and NV loads in registers
+   (AVX-512: 32 registers; AVX and SSE hold a vector in 2 or 4) */
+#ifdef __AVX512F__
+#define CNT_GI_NV 2
+#else
+#define CNT_GI_NV 1
+#endif
+
 /* ---- input gradient ---------------------------------------------------
    dy (B, F, Ho, Wo), w (F, C, 6, 6) -> dx (B, C, 2 Ho, 2 Wo).
    ws buffers: 0 padded dy, 1 the four parity sub-kernels, 2 a row buffer
@@ -422,32 +483,27 @@ static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
         }
         return 0;
     }
-    /* few input channels: vectorise over 64 pixels of a row */
+    /* few input channels: vectorise over 16 CNT_GI_NV pixels of a row, the
+       four output parities of a row pair at once */
     float* dyq = cnt_ws_get(ws, 0, (size_t)B * F * Hq * Wq);
     if (!dyq) return -1;
     cnt_pack_nchw_pad1(dy, B, F, Ho, Wo, dyq);
-    const long rows = (long)B * Ho * 2;
+    const long rows = (long)B * Ho;
     #pragma omp parallel for schedule(static)
     for (long q = 0; q < rows; ++q) {
-        const int n = q / (2 * Ho), a = (q / 2) % Ho, pi = q % 2;
-        for (int pj = 0; pj < 2; ++pj)
-            for (int c = 0; c < C; ++c)
-                for (int b0 = 0; b0 < Wo; b0 += 64) {
-                    cnt_v16 acc[4] = {{0}, {0}, {0}, {0}};
-                    for (int f = 0; f < F; ++f)
-                        for (int r = 0; r < 3; ++r) {
-                            const float* src = dyq + (((size_t)n * F + f) * Hq + a + r) * Wq + b0;
-                            const float* wk = w + (((size_t)f * C + c) * 6 + pi + 4 - 2 * r) * 6 + pj + 4;
-                            for (int s = 0; s < 3; ++s) {
-                                const float k = wk[-2 * s];
-                                for (int v = 0; v < 4; ++v)
-                                    acc[v] += *(const cnt_v16u*)(src + s + 16 * v) * k;
-                            }
-                        }
-                    float* o = dx + (((size_t)n * C + c) * H + 2 * a + pi) * W + pj;
-                    const int bmax = Wo - b0 < 64 ? Wo - b0 : 64;
-                    for (int b = 0; b < bmax; ++b) o[2 * (b0 + b)] = acc[b / 16][b % 16];
-                }
+        const int n = q / Ho, a = q % Ho;
+        for (int c = 0; c < C; ++c)
+            for (int b0 = 0; b0 < Wo; b0 += 16 * CNT_GI_NV) {
+                const float* d = dyq + ((size_t)n * F * Hq + a) * Wq + b0;
+                float* o = dx + (((size_t)n * C + c) * H + 2 * a) * W + 2 * b0;
+                const int npix = Wo - b0 < 16 * CNT_GI_NV ? Wo - b0 : 16 * CNT_GI_NV;
+                if (npix > 16)
+                    cnt_grad_input_few_2(d, (long)Hq * Wq, Wq, F, w + (size_t)c * 36,
+                                         36L * C, o, W, npix);
+                else
+                    cnt_grad_input_few_1(d, (long)Hq * Wq, Wq, F, w + (size_t)c * 36,
+                                         36L * C, o, W, npix);
+            }
     }
     return 0;
 }
