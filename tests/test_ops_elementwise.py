@@ -47,6 +47,31 @@ def test_tanh_gradient_and_shapes():
         Tanh()(at.dmatrix())
 
 
+@pytest.mark.parametrize("isa", ["avx2", "sse"])
+def test_tanh_without_avx512_is_within_two_ulps(tmp_path, isa):
+    """The C code built for AVX2 (8-float vectors) and SSE (4-float), as
+    on CPUs without AVX-512: the same accuracy and special values, and a
+    tail shorter than a vector."""
+    import ctypes
+    from portable_build import build_for_isa
+    lib = build_for_isa("tanh.c", r"""
+extern "C" void tanh_n(const float* x, long n, float* y) { cnh_tanh(x, n, y); }
+""", isa, tmp_path)
+    lib.tanh_n.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p]
+    rng = np.random.RandomState(4)
+    x = np.concatenate([s * rng.randn(1001) for s in (1e-3, 0.3, 1.0, 4.0, 30.0)]
+                       + [[0.625, -0.625, 9.0, -9.0, 88.0, 1e30, 0.0, -1e-30]])
+    x = x.astype("float32")
+    for n in (len(x), 7):        # 7: the zero-padded tail alone
+        y = np.full(n, np.nan, "float32")
+        lib.tanh_n(x.ctypes.data, n, y.ctypes.data)
+        assert _ulps(y, np.tanh(x[:n].astype("float64"))).max() <= 2.0
+    special = np.array([np.nan, np.inf, -np.inf], "float32")
+    y = np.zeros(3, "float32")
+    lib.tanh_n(special.ctypes.data, 3, y.ctypes.data)
+    assert np.isnan(y[0]) and list(y[1:]) == [1.0, -1.0]
+
+
 def test_one_thread_equals_two(fast_tanh):
     from crossnet.benchmark import thread_limit
     x = np.random.RandomState(3).randn(64, 1, 128, 128).astype("float32")

@@ -6,9 +6,10 @@
  * (6, 6, C, F) kernel, F a multiple of 32; out: NCHW (B, F, Ho, Wo) or
  * padded channels-last (B, Ho + 4, Wo + 4, F) for the next layer. A tile of
  * T output pixels x 32 channels is accumulated in 2 T vectors of 16 floats
- * (GCC vector extensions: one AVX-512 register, two AVX or four SSE
- * registers), each input value broadcast once per tile; the tile size
- * follows the registers the compiler targets.
+ * (GCC vector extensions of the native width, the training kernels'
+ * cnt_vn: one AVX-512 register, two AVX or four SSE), each input value
+ * broadcast once per tile; the tile size follows the registers the
+ * compiler targets.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,6 @@
 /* cnt_ws, the AMX helpers (bf16 splits, tile configuration, run-time
    check) and the Winograd forward (cnw_forward) of the training kernels */
 #include "conv6x6s2_train.c"
-/* 16 floats: one AVX-512 register (two AVX2 / four SSE registers) */
-typedef float cn_v16 __attribute__((vector_size(64), aligned(64)));
-typedef float cn_v16u __attribute__((vector_size(64), aligned(4)));
 #ifdef __AVX512F__
 #define CN_TILE 12      /* 24 accumulators + 2 weights of 32 zmm registers */
 #else
@@ -35,40 +33,37 @@ typedef float cn_v16u __attribute__((vector_size(64), aligned(4)));
 static inline void cn_tile_##T(const float* x, long xs_row, int C,             \
         const float* w, long F, const float* bias, float leak,                 \
         float* out, long out_step, int out_nchw) {                             \
-    cn_v16 a0[T], a1[T];                                                        \
+    enum { NW = 2 * CNT_VPER };     /* native vectors of 32 channels */        \
+    cnt_vn acc[T][NW];                                                         \
     _Pragma("GCC unroll 16")                                                   \
-    for (int t = 0; t < T; ++t) { a0[t] = (cn_v16){0}; a1[t] = (cn_v16){0}; }  \
-    const int L = 6 * C, ps = 2 * C;                                            \
-    for (int kh = 0; kh < 6; ++kh) {                                            \
-        const float* xr = x + kh * xs_row;                                      \
-        const float* wr = w + (long)kh * L * F;                                 \
-        for (int j = 0; j < L; ++j) {                                           \
-            const cn_v16 w0 = *(const cn_v16u*)(wr + j * F);                    \
-            const cn_v16 w1 = *(const cn_v16u*)(wr + j * F + 16);               \
+    for (int t = 0; t < T; ++t)                                                \
+        for (int v = 0; v < NW; ++v) acc[t][v] = (cnt_vn){0};                  \
+    const int L = 6 * C, ps = 2 * C;                                           \
+    for (int kh = 0; kh < 6; ++kh) {                                           \
+        const float* xr = x + kh * xs_row;                                     \
+        const float* wr = w + (long)kh * L * F;                                \
+        for (int j = 0; j < L; ++j) {                                          \
+            cnt_vn wv[NW];                                                     \
+            for (int v = 0; v < NW; ++v)                                       \
+                wv[v] = *(const cnt_vnu*)(wr + j * F + CNT_VW * v);            \
             _Pragma("GCC unroll 16")                                           \
-            for (int t = 0; t < T; ++t) {                                       \
-                const float xv = xr[t * ps + j];                                \
-                a0[t] += w0 * xv;                                               \
-                a1[t] += w1 * xv;                                               \
-            }                                                                   \
-        }                                                                       \
-    }                                                                           \
-    const cn_v16 b0 = *(const cn_v16u*)bias, b1 = *(const cn_v16u*)(bias + 16); \
+            for (int t = 0; t < T; ++t) {                                      \
+                const float xv = xr[t * ps + j];                               \
+                for (int v = 0; v < NW; ++v) acc[t][v] += wv[v] * xv;          \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
     _Pragma("GCC unroll 16")                                                   \
-    for (int t = 0; t < T; ++t) {                                               \
-        cn_v16 v0 = a0[t] + b0, v1 = a1[t] + b1;                                \
-        v0 = v0 > 0 ? v0 : v0 * leak;                                           \
-        v1 = v1 > 0 ? v1 : v1 * leak;                                           \
-        if (out_nchw) {            /* out: [f][pixel], f stride out_step */     \
-            for (int f = 0; f < 16; ++f) {                                      \
-                out[f * out_step + t] = v0[f];                                  \
-                out[(f + 16) * out_step + t] = v1[f];                           \
-            }                                                                   \
-        } else {                   /* out: [pixel][f], pixel stride out_step */ \
-            *(cn_v16u*)(out + t * out_step) = v0;                               \
-            *(cn_v16u*)(out + t * out_step + 16) = v1;                          \
-        }                                                                       \
-    }                                                                           \
+    for (int t = 0; t < T; ++t)                                                \
+        for (int v = 0; v < NW; ++v) {                                         \
+            cnt_vn y = acc[t][v] + *(const cnt_vnu*)(bias + CNT_VW * v);       \
+            y = y > 0 ? y : y * leak;                                          \
+            if (out_nchw)          /* out: [f][pixel], f stride out_step */    \
+                for (int f = 0; f < CNT_VW; ++f)                               \
+                    out[(CNT_VW * v + f) * out_step + t] = y[f];               \
+            else                   /* out: [pixel][f], pixel stride out_step */\
+                *(cnt_vnu*)(out + t * out_step + CNT_VW * v) = y;              \
+        }                                                                      \
 }
 CN_DEFINE_TILE(12)
 CN_DEFINE_TILE(8)

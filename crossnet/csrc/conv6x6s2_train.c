@@ -13,9 +13,10 @@
  * that the 6 C inputs under one kernel row (or the 3 F inputs under one row
  * of an input-gradient sub-kernel) are contiguous, and the kernel so that
  * the output channels of one tap are one contiguous vector.  A tile of T
- * output pixels x (16 NV) channels is accumulated in T NV registers of 16
- * floats (GCC vector extensions: one AVX-512 register, two AVX or four SSE
- * registers), each input value broadcast once per tile.
+ * output pixels x (16 NV) channels is accumulated in T NV vectors of 16
+ * floats (GCC vector extensions of the native width, cnt_vn: one AVX-512
+ * register, two AVX or four SSE registers), each input value broadcast
+ * once per tile.
  *
  * The input gradient splits into four stride-1 3x3 correlations of the
  * padded dy, one per parity (pi, pj) of the output pixel:
@@ -38,9 +39,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef float cnt_v16 __attribute__((vector_size(64), aligned(64)));
-typedef float cnt_v16u __attribute__((vector_size(64), aligned(4)));
-typedef int cnt_i16 __attribute__((vector_size(64)));
+/* The native vector: CNT_VW floats, one register of the ISA the compiler
+   targets (AVX-512 16, AVX 8, SSE 4). The kernels count channels (or
+   pixels) in vectors of 16, each CNT_VPER native ones. (GCC keeps a 64-byte
+   vector in memory on an AVX2 or SSE target, not in two or four registers:
+   written with 64-byte vectors throughout, these kernels ran 20-40x slower
+   there than with native ones.) */
+#if defined(__AVX512F__)
+#define CNT_VW 16
+#elif defined(__AVX__)
+#define CNT_VW 8
+#else
+#define CNT_VW 4
+#endif
+#define CNT_VPER (16 / CNT_VW)
+typedef float cnt_vn __attribute__((vector_size(4 * CNT_VW), aligned(4 * CNT_VW)));
+typedef float cnt_vnu __attribute__((vector_size(4 * CNT_VW), aligned(4)));
+typedef int cnt_in __attribute__((vector_size(4 * CNT_VW)));
+/* shuffle masks interleaving two native vectors a, b: a0 b0 a1 b1 ... */
+#if CNT_VW == 16
+#define CNT_ZIP_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+#define CNT_ZIP_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+#elif CNT_VW == 8
+#define CNT_ZIP_LO {0, 8, 1, 9, 2, 10, 3, 11}
+#define CNT_ZIP_HI {4, 12, 5, 13, 6, 14, 7, 15}
+#else
+#define CNT_ZIP_LO {0, 4, 1, 5}
+#define CNT_ZIP_HI {2, 6, 3, 7}
+#endif
 
 #ifdef __AVX512F__
 #define CNT_TMAX 12     /* pixels per tile with 2 vectors of channels */
@@ -109,29 +135,30 @@ static int cnt_round16(int n) { return (n + 15) / 16 * 16; }
 static inline void cnt_tile_##T##_##NV(const float* x, long xs_row, int R,    \
         int L, long ps, const float* w, long ws, float* out, long o_ps,        \
         int add) {                                                             \
-    cnt_v16 acc[T][NV];                                                        \
+    enum { NW = NV * CNT_VPER };    /* native vectors of 16 NV channels */     \
+    cnt_vn acc[T][NW];                                                         \
     _Pragma("GCC unroll 32")                                                  \
     for (int t = 0; t < T; ++t)                                                \
-        for (int v = 0; v < NV; ++v)                                           \
-            acc[t][v] = add ? *(const cnt_v16u*)(out + t * o_ps + 16 * v)      \
-                            : (cnt_v16){0};                                    \
+        for (int v = 0; v < NW; ++v)                                           \
+            acc[t][v] = add ? *(const cnt_vnu*)(out + t * o_ps + CNT_VW * v)   \
+                            : (cnt_vn){0};                                     \
     for (int r = 0; r < R; ++r) {                                              \
         const float* xr = x + r * xs_row;                                      \
         const float* wr = w + (long)r * L * ws;                                \
         for (int j = 0; j < L; ++j) {                                          \
-            cnt_v16 wv[NV];                                                    \
-            for (int v = 0; v < NV; ++v)                                       \
-                wv[v] = *(const cnt_v16u*)(wr + j * ws + 16 * v);              \
+            cnt_vn wv[NW];                                                     \
+            for (int v = 0; v < NW; ++v)                                       \
+                wv[v] = *(const cnt_vnu*)(wr + j * ws + CNT_VW * v);           \
             _Pragma("GCC unroll 32")                                          \
             for (int t = 0; t < T; ++t) {                                      \
                 const float xv = xr[t * ps + j];                               \
-                for (int v = 0; v < NV; ++v) acc[t][v] += wv[v] * xv;          \
+                for (int v = 0; v < NW; ++v) acc[t][v] += wv[v] * xv;          \
             }                                                                  \
         }                                                                      \
     }                                                                          \
     for (int t = 0; t < T; ++t)                                                \
-        for (int v = 0; v < NV; ++v)                                           \
-            *(cnt_v16u*)(out + t * o_ps + 16 * v) = acc[t][v];                 \
+        for (int v = 0; v < NW; ++v)                                           \
+            *(cnt_vnu*)(out + t * o_ps + CNT_VW * v) = acc[t][v];              \
 }
 CNT_DEFINE_TILE(12, 2)
 CNT_DEFINE_TILE(8, 2)
@@ -274,23 +301,31 @@ static int cnt_forward_few(const float* x, int B, int C, int H, int W,
         for (int f0 = 0; f0 < F; f0 += CNT_FB) {
             const int nf = F - f0 < CNT_FB ? F - f0 : CNT_FB;
             for (int j0 = 0; j0 < Wo; j0 += 16) {
-                cnt_v16 acc[CNT_FB];
-                for (int k = 0; k < CNT_FB; ++k) acc[k] = (cnt_v16){0};
+                cnt_vn acc[CNT_FB][CNT_VPER];
+                for (int k = 0; k < CNT_FB; ++k)
+                    for (int u = 0; u < CNT_VPER; ++u) acc[k][u] = (cnt_vn){0};
                 for (int c = 0; c < C; ++c)
                     for (int kh = 0; kh < 6; ++kh) {
                         const float* row = xq + (((size_t)n * C + c) * Hp + 2 * oh + kh) * 2 * Wr + j0;
                         const float* wk = wq + ((size_t)c * 6 + kh) * 6 * Fp + f0;
                         for (int kw = 0; kw < 6; ++kw) {
-                            const cnt_v16 xv = *(const cnt_v16u*)(row + (kw & 1) * Wr + (kw >> 1));
+                            const float* xr = row + (kw & 1) * Wr + (kw >> 1);
+                            cnt_vn xv[CNT_VPER];
+                            for (int u = 0; u < CNT_VPER; ++u)
+                                xv[u] = *(const cnt_vnu*)(xr + CNT_VW * u);
                             for (int k = 0; k < CNT_FB; ++k)
-                                acc[k] += xv * wk[kw * Fp + k];
+                                for (int u = 0; u < CNT_VPER; ++u)
+                                    acc[k][u] += xv[u] * wk[kw * Fp + k];
                         }
                     }
                 const int nj = Wo - j0 < 16 ? Wo - j0 : 16;
                 for (int k = 0; k < nf; ++k) {
                     float* o = y + (((size_t)n * F + f0 + k) * Ho + oh) * Wo + j0;
-                    if (nj == 16) *(cnt_v16u*)o = acc[k];
-                    else for (int j = 0; j < nj; ++j) o[j] = acc[k][j];
+                    if (nj == 16)
+                        for (int u = 0; u < CNT_VPER; ++u)
+                            *(cnt_vnu*)(o + CNT_VW * u) = acc[k][u];
+                    else
+                        for (int j = 0; j < nj; ++j) o[j] = acc[k][j / CNT_VW][j % CNT_VW];
                 }
             }
         }
@@ -390,41 +425,41 @@ static int cnt_forward(const float* x, int B, int C, int H, int W,
    row's width, it read each dy vector four times and half its products
    fell off the 32-column rows of the networks.) */
 #define CNT_DEFINE_GI_FEW(NV)                                                  \
-static inline void cnt_grad_input_few_##NV(const float* d, long fs, long rs,  \
+static inline void cnt_grad_input_few_##NV(const float* d, long fs, long rs,   \
         int F, const float* k, long ks, float* o, int W, int npix) {           \
-    cnt_v16 acc[2][2][NV];                                                     \
+    enum { NW = NV * CNT_VPER };    /* native vectors of 16 NV pixels */       \
+    cnt_vn acc[2][2][NW];                                                      \
     for (int p = 0; p < 4; ++p)                                                \
-        for (int v = 0; v < NV; ++v) acc[p / 2][p % 2][v] = (cnt_v16){0};      \
+        for (int v = 0; v < NW; ++v) acc[p / 2][p % 2][v] = (cnt_vn){0};       \
     for (int f = 0; f < F; ++f)                                                \
         for (int r = 0; r < 3; ++r) {                                          \
             const float* src = d + f * fs + r * rs;                            \
             const float* kf = k + f * ks;                                      \
             for (int s = 0; s < 3; ++s) {                                      \
-                cnt_v16 xv[NV];                                                \
-                for (int v = 0; v < NV; ++v)                                   \
-                    xv[v] = *(const cnt_v16u*)(src + s + 16 * v);              \
+                cnt_vn xv[NW];                                                 \
+                for (int v = 0; v < NW; ++v)                                   \
+                    xv[v] = *(const cnt_vnu*)(src + s + CNT_VW * v);           \
                 for (int p = 0; p < 4; ++p) {                                  \
                     const int pi = p / 2, pj = p % 2;                          \
                     const float kv = kf[(pi + 4 - 2 * r) * 6 + pj + 4 - 2 * s];\
-                    for (int v = 0; v < NV; ++v) acc[pi][pj][v] += xv[v] * kv; \
+                    for (int v = 0; v < NW; ++v) acc[pi][pj][v] += xv[v] * kv; \
                 }                                                              \
             }                                                                  \
         }                                                                      \
-    const cnt_i16 lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};\
-    const cnt_i16 hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,  \
-                        15, 31};                                               \
+    const cnt_in lo = CNT_ZIP_LO, hi = CNT_ZIP_HI;                             \
     for (int pi = 0; pi < 2; ++pi) {                                           \
         float* row = o + (long)pi * W;                                         \
-        for (int v = 0; v < NV; ++v) {                                         \
-            const cnt_v16 a = __builtin_shuffle(acc[pi][0][v], acc[pi][1][v], lo);\
-            const cnt_v16 b = __builtin_shuffle(acc[pi][0][v], acc[pi][1][v], hi);\
-            const int left = 2 * (npix - 16 * v);   /* floats of this pair */   \
-            if (left >= 32) {                                                  \
-                *(cnt_v16u*)(row + 32 * v) = a;                                \
-                *(cnt_v16u*)(row + 32 * v + 16) = b;                           \
+        for (int v = 0; v < NW; ++v) {                                         \
+            const cnt_vn a = __builtin_shuffle(acc[pi][0][v], acc[pi][1][v], lo);\
+            const cnt_vn b = __builtin_shuffle(acc[pi][0][v], acc[pi][1][v], hi);\
+            const int left = 2 * (npix - CNT_VW * v);   /* floats of this pair */\
+            float* out = row + 2 * CNT_VW * v;                                 \
+            if (left >= 2 * CNT_VW) {                                          \
+                *(cnt_vnu*)out = a;                                            \
+                *(cnt_vnu*)(out + CNT_VW) = b;                                 \
             } else {                                                           \
                 for (int e = 0; e < left; ++e)                                 \
-                    row[32 * v + e] = e < 16 ? a[e] : b[e - 16];               \
+                    out[e] = e < CNT_VW ? a[e] : b[e - CNT_VW];                \
             }                                                                  \
         }                                                                      \
     }                                                                          \
@@ -540,35 +575,40 @@ static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
                 for (int kh = 0; kh < 6; ++kh)
                     for (int f0 = 0; f0 < F; f0 += CNT_WB) {
                         const int nf = F - f0 < CNT_WB ? F - f0 : CNT_WB;
-                        cnt_v16 acc[CNT_WB][6];
+                        cnt_vn acc[CNT_WB][6][CNT_VPER];
                         for (int k = 0; k < CNT_WB; ++k)
-                            for (int kw = 0; kw < 6; ++kw) acc[k][kw] = (cnt_v16){0};
+                            for (int kw = 0; kw < 6; ++kw)
+                                for (int u = 0; u < CNT_VPER; ++u) acc[k][kw][u] = (cnt_vn){0};
                         for (int i = 0; i < Ho; ++i) {
                             const float* row = xq + (((size_t)n * C + c) * Hp + 2 * i + kh) * 2 * Wr;
                             const float* d0 = dy + (((size_t)n * F + f0) * Ho + i) * Wo;
                             for (int j0 = 0; j0 < Wo; j0 += 16) {
-                                cnt_v16 dv[CNT_WB];
+                                cnt_vn dv[CNT_WB][CNT_VPER];
                                 if (Wo - j0 >= 16 && nf == CNT_WB) {
                                     for (int k = 0; k < CNT_WB; ++k)
-                                        dv[k] = *(const cnt_v16u*)(d0 + (size_t)k * Ho * Wo + j0);
+                                        for (int u = 0; u < CNT_VPER; ++u)
+                                            dv[k][u] = *(const cnt_vnu*)(d0 + (size_t)k * Ho * Wo + j0 + CNT_VW * u);
                                 } else {       /* the row's tail, or a last block of channels */
                                     const int nj = Wo - j0 < 16 ? Wo - j0 : 16;
                                     for (int k = 0; k < CNT_WB; ++k) {
-                                        dv[k] = (cnt_v16){0};
+                                        for (int u = 0; u < CNT_VPER; ++u) dv[k][u] = (cnt_vn){0};
                                         for (int j = 0; k < nf && j < nj; ++j)
-                                            dv[k][j] = d0[(size_t)k * Ho * Wo + j0 + j];
+                                            dv[k][j / CNT_VW][j % CNT_VW] = d0[(size_t)k * Ho * Wo + j0 + j];
                                     }
                                 }
                                 for (int kw = 0; kw < 6; ++kw) {
-                                    const cnt_v16 xv = *(const cnt_v16u*)(row + (kw & 1) * Wr + (kw >> 1) + j0);
-                                    for (int k = 0; k < CNT_WB; ++k) acc[k][kw] += xv * dv[k];
+                                    const float* xr = row + (kw & 1) * Wr + (kw >> 1) + j0;
+                                    for (int u = 0; u < CNT_VPER; ++u) {
+                                        const cnt_vn xv = *(const cnt_vnu*)(xr + CNT_VW * u);
+                                        for (int k = 0; k < CNT_WB; ++k) acc[k][kw][u] += xv * dv[k][u];
+                                    }
                                 }
                             }
                         }
                         for (int k = 0; k < nf; ++k)
                             for (int kw = 0; kw < 6; ++kw) {
-                                cnt_v16* l = (cnt_v16*)(lanes + ((((size_t)(f0 + k) * C + c) * 6 + kh) * 6 + kw) * 16);
-                                *l += acc[k][kw];
+                                cnt_vn* l = (cnt_vn*)(lanes + ((((size_t)(f0 + k) * C + c) * 6 + kh) * 6 + kw) * 16);
+                                for (int u = 0; u < CNT_VPER; ++u) l[u] += acc[k][kw][u];
                             }
                     }
     }
@@ -596,29 +636,30 @@ static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
 static inline void cnt_wgrad_##J##_##NV(const float* xr0, long xs_row,        \
         long xs_pix, const float* dr0, long ds_row, int Ho, int Wo, int Fp,    \
         int nimg, long xs_img, long ds_img, float* acc_out) {                  \
-    cnt_v16 acc[J][NV];                                                        \
+    enum { NW = NV * CNT_VPER };    /* native vectors of 16 NV channels */     \
+    cnt_vn acc[J][NW];                                                         \
     _Pragma("GCC unroll 32")                                                  \
     for (int j = 0; j < J; ++j)                                                \
-        for (int v = 0; v < NV; ++v)                                           \
-            acc[j][v] = (cnt_v16){0};                                          \
+        for (int v = 0; v < NW; ++v)                                           \
+            acc[j][v] = (cnt_vn){0};                                           \
     for (int n = 0; n < nimg; ++n)                                             \
     for (int oh = 0; oh < Ho; ++oh) {                                          \
         const float* xr = xr0 + n * xs_img + oh * 2 * xs_row;                  \
         const float* dr = dr0 + n * ds_img + oh * ds_row;                      \
         for (int ow = 0; ow < Wo; ++ow) {                                      \
-            cnt_v16 d[NV];                                                     \
-            for (int v = 0; v < NV; ++v)                                       \
-                d[v] = *(const cnt_v16u*)(dr + (long)ow * Fp + 16 * v);        \
+            cnt_vn d[NW];                                                      \
+            for (int v = 0; v < NW; ++v)                                       \
+                d[v] = *(const cnt_vnu*)(dr + (long)ow * Fp + CNT_VW * v);     \
             _Pragma("GCC unroll 32")                                          \
             for (int j = 0; j < J; ++j) {                                      \
                 const float xv = xr[ow * xs_pix + j];                          \
-                for (int v = 0; v < NV; ++v) acc[j][v] += d[v] * xv;           \
+                for (int v = 0; v < NW; ++v) acc[j][v] += d[v] * xv;           \
             }                                                                  \
         }                                                                      \
     }                                                                          \
     for (int j = 0; j < J; ++j)                                                \
-        for (int v = 0; v < NV; ++v)                                           \
-            *(cnt_v16u*)(acc_out + (long)j * Fp + 16 * v) = acc[j][v];         \
+        for (int v = 0; v < NW; ++v)                                           \
+            *(cnt_vnu*)(acc_out + (long)j * Fp + CNT_VW * v) = acc[j][v];      \
 }
 CNT_DEFINE_WGRAD(12, 2)
 CNT_DEFINE_WGRAD(6, 2)

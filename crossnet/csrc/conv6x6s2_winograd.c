@@ -90,20 +90,20 @@ static void cnw_kernel_row(const float* g, long gn, long rs, long cs, int n,
 static inline void cnw_bias_leaky(float* o, int n, int F, const float* bias,
                                   float leak) {
     for (int i = 0; i < n; ++i)
-        for (int f = 0; f < F; f += 16) {
-            cnt_v16 v = *(cnt_v16u*)(o + (size_t)i * F + f);
-            if (bias) v += *(const cnt_v16u*)(bias + f);
+        for (int f = 0; f < F; f += CNT_VW) {
+            cnt_vn v = *(cnt_vnu*)(o + (size_t)i * F + f);
+            if (bias) v += *(const cnt_vnu*)(bias + f);
             v = v > 0 ? v : v * leak;
-            *(cnt_v16u*)(o + (size_t)i * F + f) = v;
+            *(cnt_vnu*)(o + (size_t)i * F + f) = v;
         }
 }
 
 /* 6 vectors d[0..5] (stride ds) -> B^T d into o[0..5] (stride os) */
 #define CNW_BT(d, ds, o, os) do {                                              \
-    const cnt_v16 d0 = (d)[0 * (ds)], d1 = (d)[1 * (ds)], d2 = (d)[2 * (ds)],   \
-                  d3 = (d)[3 * (ds)], d4 = (d)[4 * (ds)], d5 = (d)[5 * (ds)];   \
-    const cnt_v16 a = d4 - 4.0f * d2, b = d3 - 4.0f * d1;                       \
-    const cnt_v16 c = d4 - d2, e = 2.0f * (d3 - d1);                            \
+    const cnt_vn d0 = (d)[0 * (ds)], d1 = (d)[1 * (ds)], d2 = (d)[2 * (ds)],    \
+                 d3 = (d)[3 * (ds)], d4 = (d)[4 * (ds)], d5 = (d)[5 * (ds)];    \
+    const cnt_vn a = d4 - 4.0f * d2, b = d3 - 4.0f * d1;                        \
+    const cnt_vn c = d4 - d2, e = 2.0f * (d3 - d1);                             \
     (o)[0 * (os)] = 4.0f * d0 - 5.0f * d2 + d4;                                 \
     (o)[1 * (os)] = a + b;                                                      \
     (o)[2 * (os)] = a - b;                                                      \
@@ -116,10 +116,10 @@ static inline void cnw_bias_leaky(float* o, int n, int F, const float* bias,
    transform of a 4 x 4 dy tile in the weight gradient, F(3x3, 4x4), whose
    matrices are F(4x4, 3x3)'s with A and G exchanged */
 #define CNW_A(g, gs, o, os) do {                                               \
-    const cnt_v16 g0 = (g)[0 * (gs)], g1 = (g)[1 * (gs)], g2 = (g)[2 * (gs)],   \
-                  g3 = (g)[3 * (gs)];                                           \
-    const cnt_v16 s02 = g0 + g2, s13 = g1 + g3;                                 \
-    const cnt_v16 t02 = g0 + 4.0f * g2, t13 = 2.0f * g1 + 8.0f * g3;            \
+    const cnt_vn g0 = (g)[0 * (gs)], g1 = (g)[1 * (gs)], g2 = (g)[2 * (gs)],    \
+                 g3 = (g)[3 * (gs)];                                            \
+    const cnt_vn s02 = g0 + g2, s13 = g1 + g3;                                  \
+    const cnt_vn t02 = g0 + 4.0f * g2, t13 = 2.0f * g1 + 8.0f * g3;             \
     (o)[0 * (os)] = g0;                                                         \
     (o)[1 * (os)] = s02 + s13;                                                  \
     (o)[2 * (os)] = s02 - s13;                                                  \
@@ -130,9 +130,9 @@ static inline void cnw_bias_leaky(float* o, int n, int F, const float* bias,
 
 /* 6 vectors m[0..5] (stride ms) -> G^T m into o[0..2] (stride os) */
 #define CNW_GT(m, ms, o, os) do {                                              \
-    const cnt_v16 m0 = (m)[0 * (ms)], m1 = (m)[1 * (ms)], m2 = (m)[2 * (ms)],   \
-                  m3 = (m)[3 * (ms)], m4 = (m)[4 * (ms)], m5 = (m)[5 * (ms)];   \
-    const cnt_v16 s12 = m1 + m2, d12 = m2 - m1, s34 = m3 + m4, d34 = m3 - m4;   \
+    const cnt_vn m0 = (m)[0 * (ms)], m1 = (m)[1 * (ms)], m2 = (m)[2 * (ms)],    \
+                 m3 = (m)[3 * (ms)], m4 = (m)[4 * (ms)], m5 = (m)[5 * (ms)];    \
+    const cnt_vn s12 = m1 + m2, d12 = m2 - m1, s34 = m3 + m4, d34 = m3 - m4;    \
     (o)[0 * (os)] = 0.25f * m0 - (1.0f / 6) * s12 + (1.0f / 24) * s34;          \
     (o)[1 * (os)] = (1.0f / 6) * d12 + (1.0f / 12) * d34;                       \
     (o)[2 * (os)] = (1.0f / 6) * (s34 - s12) + m5;                              \
@@ -140,9 +140,9 @@ static inline void cnw_bias_leaky(float* o, int n, int F, const float* bias,
 
 /* 6 vectors m[0..5] (stride ms) -> A^T m into o[0..3] (stride os) */
 #define CNW_AT(m, ms, o, os) do {                                              \
-    const cnt_v16 m0 = (m)[0 * (ms)], m1 = (m)[1 * (ms)], m2 = (m)[2 * (ms)],   \
-                  m3 = (m)[3 * (ms)], m4 = (m)[4 * (ms)], m5 = (m)[5 * (ms)];   \
-    const cnt_v16 s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;   \
+    const cnt_vn m0 = (m)[0 * (ms)], m1 = (m)[1 * (ms)], m2 = (m)[2 * (ms)],    \
+                 m3 = (m)[3 * (ms)], m4 = (m)[4 * (ms)], m5 = (m)[5 * (ms)];    \
+    const cnt_vn s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;    \
     (o)[0 * (os)] = m0 + s12 + s34;                                             \
     (o)[1 * (os)] = d12 + 2.0f * d34;                                           \
     (o)[2 * (os)] = s12 + 4.0f * s34;                                           \
@@ -153,36 +153,42 @@ static inline void cnw_bias_leaky(float* o, int n, int F, const float* bias,
    at p (rows rs, columns cs floats apart) */
 static inline void cnw_input_tile(const float* p, long rs, long cs,
                                   float* V, long vs) {
-    cnt_v16 d[36], t[36];
-    for (int u = 0; u < 6; ++u)
-        for (int v = 0; v < 6; ++v) d[u * 6 + v] = *(const cnt_v16u*)(p + u * rs + v * cs);
-    for (int v = 0; v < 6; ++v) CNW_BT(d + v, 6, t + v, 6);        /* columns */
-    for (int u = 0; u < 6; ++u) CNW_BT(t + u * 6, 1, d + u * 6, 1); /* rows */
-    for (int x = 0; x < 36; ++x) *(cnt_v16u*)(V + x * vs) = d[x];
+    for (int e = 0; e < 16; e += CNT_VW) {     /* native vectors */
+        cnt_vn d[36], t[36];
+        for (int u = 0; u < 6; ++u)
+            for (int v = 0; v < 6; ++v) d[u * 6 + v] = *(const cnt_vnu*)(p + u * rs + v * cs + e);
+        for (int v = 0; v < 6; ++v) CNW_BT(d + v, 6, t + v, 6);        /* columns */
+        for (int u = 0; u < 6; ++u) CNW_BT(t + u * 6, 1, d + u * 6, 1); /* rows */
+        for (int x = 0; x < 36; ++x) *(cnt_vnu*)(V + x * vs + e) = d[x];
+    }
 }
 
 /* D (36 vectors, stride dsv) <- A g A^T of a 4 x 4 tile g of 16 channels
    at p (rows rs, columns cs floats apart) */
 static inline void cnw_dy_tile(const float* p, long rs, long cs, float* D,
                                long dsv) {
-    cnt_v16 g[16], t[24], d[36];
-    for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) g[i * 4 + j] = *(const cnt_v16u*)(p + i * rs + j * cs);
-    for (int j = 0; j < 4; ++j) CNW_A(g + j, 4, t + j, 4);         /* 6 x 4 */
-    for (int u = 0; u < 6; ++u) CNW_A(t + u * 4, 1, d + u * 6, 1); /* 6 x 6 */
-    for (int x = 0; x < 36; ++x) *(cnt_v16u*)(D + x * dsv) = d[x];
+    for (int e = 0; e < 16; e += CNT_VW) {     /* native vectors */
+        cnt_vn g[16], t[24], d[36];
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) g[i * 4 + j] = *(const cnt_vnu*)(p + i * rs + j * cs + e);
+        for (int j = 0; j < 4; ++j) CNW_A(g + j, 4, t + j, 4);         /* 6 x 4 */
+        for (int u = 0; u < 6; ++u) CNW_A(t + u * 4, 1, d + u * 6, 1); /* 6 x 6 */
+        for (int x = 0; x < 36; ++x) *(cnt_vnu*)(D + x * dsv + e) = d[x];
+    }
 }
 
 /* 16 output channels of one tile: M (36 vectors, stride ms) -> A^T M A,
    the 4 x 4 pixels (i, j) into o[i rs + j cs] */
 static inline void cnw_output_tile_strided(const float* M, long ms, float* o,
                                            long cs, long rs) {
-    cnt_v16 m[36], t[24], y[16];
-    for (int x = 0; x < 36; ++x) m[x] = *(const cnt_v16u*)(M + x * ms);
-    for (int v = 0; v < 6; ++v) CNW_AT(m + v, 6, t + v, 6);        /* 4 x 6 */
-    for (int i = 0; i < 4; ++i) CNW_AT(t + i * 6, 1, y + i * 4, 1); /* 4 x 4 */
-    for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) *(cnt_v16u*)(o + i * rs + j * cs) = y[i * 4 + j];
+    for (int e = 0; e < 16; e += CNT_VW) {     /* native vectors */
+        cnt_vn m[36], t[24], y[16];
+        for (int x = 0; x < 36; ++x) m[x] = *(const cnt_vnu*)(M + x * ms + e);
+        for (int v = 0; v < 6; ++v) CNW_AT(m + v, 6, t + v, 6);        /* 4 x 6 */
+        for (int i = 0; i < 4; ++i) CNW_AT(t + i * 6, 1, y + i * 4, 1); /* 4 x 4 */
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) *(cnt_vnu*)(o + i * rs + j * cs + e) = y[i * 4 + j];
+    }
 }
 
 /* the same, 16 pixels row-major into o[pixel os] */
@@ -493,15 +499,17 @@ static int cnw_grad_weights(const float* x, int B, int C, int H, int W,
     for (long e = 0; e < (long)F * (K / 16); ++e) {
         const int f = e / (K / 16), k = (int)(e % (K / 16)) * 16;
         const int p = k / (2 * C), q = (k / C) % 2, c0 = k % C;
-        cnt_v16 m[36], t[18], y[9];
-        for (int xi = 0; xi < 36; ++xi)
-            m[xi] = *(const cnt_v16u*)(part + ((size_t)xi * F + f) * K + k);
-        for (int v = 0; v < 6; ++v) CNW_GT(m + v, 6, t + v, 6);        /* 3 x 6 */
-        for (int r = 0; r < 3; ++r) CNW_GT(t + r * 6, 1, y + r * 3, 1); /* 3 x 3 */
-        for (int r = 0; r < 3; ++r)
-            for (int s = 0; s < 3; ++s)
-                for (int i = 0; i < 16; ++i)
-                    dw[((size_t)f * C + c0 + i) * 36 + (2 * r + p) * 6 + 2 * s + q] = y[r * 3 + s][i];
+        for (int e0 = 0; e0 < 16; e0 += CNT_VW) {     /* native vectors */
+            cnt_vn m[36], t[18], y[9];
+            for (int xi = 0; xi < 36; ++xi)
+                m[xi] = *(const cnt_vnu*)(part + ((size_t)xi * F + f) * K + k + e0);
+            for (int v = 0; v < 6; ++v) CNW_GT(m + v, 6, t + v, 6);        /* 3 x 6 */
+            for (int r = 0; r < 3; ++r) CNW_GT(t + r * 6, 1, y + r * 3, 1); /* 3 x 3 */
+            for (int r = 0; r < 3; ++r)
+                for (int s = 0; s < 3; ++s)
+                    for (int i = 0; i < CNT_VW; ++i)
+                        dw[((size_t)f * C + c0 + e0 + i) * 36 + (2 * r + p) * 6 + 2 * s + q] = y[r * 3 + s][i];
+        }
     }
     return 0;
 }
