@@ -10,7 +10,11 @@ shapes come from the layer graph (``CrossingNet``'s discriminator and
 generator), not typed here. Prints ms per call, crossnet / PyTorch speed
 and GFLOP/s. Run it on an idle machine.
 
-    python benchmarks/conv_ops.py [--size 128] [--batch 64] [--threads 2]
+``--isa avx2`` (or ``sse``) times crossnet's portable build, and PyTorch
+with oneDNN held to the same instruction set (``ONEDNN_MAX_CPU_ISA``): what
+a CPU without AVX-512 would see, measured on one that has it.
+
+    python benchmarks/conv_ops.py [--size 128] [--batch 64] [--threads 2] [--isa avx2]
 """
 import argparse
 import os
@@ -42,15 +46,19 @@ def layer_shapes(size):
     return out
 
 
-def crossnet_fns(B, C, F, H):
+# oneDNN's name of each instruction set crossnet builds for
+ONEDNN_ISA = {"native": None, "avx2": "AVX2", "sse": "SSE41"}
+
+
+def crossnet_fns(B, C, F, H, isa="native"):
     import aesara
     import aesara.tensor as at
     from crossnet.ops.conv_train import (corr6x6s2, corr6x6s2_grad_inputs,
                                          corr6x6s2_grad_weights)
     x, w, dy = at.tensor4("x"), at.tensor4("w"), at.tensor4("dy")
-    return {"forward": aesara.function([x, w], corr6x6s2(x, w)),
-            "input grad": aesara.function([w, dy], corr6x6s2_grad_inputs(w, dy)),
-            "weight grad": aesara.function([x, dy], corr6x6s2_grad_weights(x, dy))}
+    return {"forward": aesara.function([x, w], corr6x6s2(x, w, isa)),
+            "input grad": aesara.function([w, dy], corr6x6s2_grad_inputs(w, dy, isa)),
+            "weight grad": aesara.function([x, dy], corr6x6s2_grad_weights(x, dy, isa))}
 
 
 def torch_fns():
@@ -93,7 +101,13 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--layers", nargs="*", help="only these layer names")
+    parser.add_argument("--isa", choices=sorted(ONEDNN_ISA), default="native",
+                        help="crossnet's build, and PyTorch's oneDNN limit")
     args = parser.parse_args(argv)
+    if ONEDNN_ISA[args.isa]:
+        if "torch" in sys.modules:
+            raise SystemExit("--isa must be set before PyTorch is imported")
+        os.environ["ONEDNN_MAX_CPU_ISA"] = ONEDNN_ISA[args.isa]
     from crossnet.benchmark import thread_limit
     try:
         import torch
@@ -115,7 +129,7 @@ def main(argv=None):
             dy = rng.randn(B, F, H // 2, H // 2).astype("float32")
             ins = {"forward": (x, w), "input grad": (w, dy), "weight grad": (x, dy)}
             flops = 2.0 * B * F * C * 36 * (H // 2) ** 2
-            ours = crossnet_fns(B, C, F, H)
+            ours = crossnet_fns(B, C, F, H, args.isa)
             for op, fn in ours.items():
                 got = fn(*ins[op])
                 calls = max(1, int(2e9 / flops))
