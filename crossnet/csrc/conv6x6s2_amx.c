@@ -73,8 +73,8 @@ static float* cnt_ws_get(cnt_ws* ws, int i, size_t n) {
 }
 
 
-/* ---- transposes (every ISA; AVX-512 in registers where the compiler
-   targets it) ---------------------------------------------------------- */
+/* ---- transposes (every ISA; AVX-512 or AVX in registers where the
+   compiler targets it) ------------------------------------------------- */
 #ifdef __AVX512F__
 #include <immintrin.h>
 /* 16 x 16 floats: out[j os + i] = in[i is + j] for i, j < 16 (in
@@ -104,6 +104,33 @@ static inline void cnt_transpose16(const float* in, long is, float* out, long os
         _mm512_storeu_ps(out + (8 + k) * os, _mm512_shuffle_f32x4(u1, u3, 0x88));
         _mm512_storeu_ps(out + (12 + k) * os, _mm512_shuffle_f32x4(u1, u3, 0xDD));
     }
+}
+#elif defined(__AVX__)
+#include <immintrin.h>
+/* 8 x 8 floats in registers: pairs of rows, then of 64-bit halves (each
+   128-bit lane), then the lanes */
+static inline void cnt_transpose8(const float* in, long is, float* out, long os) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + i * is);
+    for (int i = 0; i < 8; i += 2) {    /* r_i[0] r_i+1[0] r_i[1] r_i+1[1] | [4].. */
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {    /* r[i + k]: rows i..i+3 of columns k | 4 + k */
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int k = 0; k < 4; ++k) {
+        _mm256_storeu_ps(out + k * os, _mm256_permute2f128_ps(r[k], r[4 + k], 0x20));
+        _mm256_storeu_ps(out + (4 + k) * os, _mm256_permute2f128_ps(r[k], r[4 + k], 0x31));
+    }
+}
+static inline void cnt_transpose16(const float* in, long is, float* out, long os) {
+    for (int a = 0; a < 16; a += 8)
+        for (int b = 0; b < 16; b += 8)
+            cnt_transpose8(in + a * is + b, is, out + b * os + a, os);
 }
 #else
 static inline void cnt_transpose16(const float* in, long is, float* out, long os) {
