@@ -16,6 +16,11 @@ same either way, and the modules' cache keys do not change.
 :mod:`crossnet.parallel_compile` builds the header for each set of flags
 that several new modules share before it runs their ``g++``.
 ``CROSSNET_PCH=0`` turns all of this off.
+
+The same wrapper leaves out debug information: aesara runs ``g++ -g``,
+and ``-g0`` after it takes a fifth off a module's compile (0.44 -> 0.35 s
+with the header, measured on 8 elementwise modules); the code generated
+is the same. ``CROSSNET_GXX_DEBUG=1`` keeps ``-g``.
 """
 import hashlib
 import os
@@ -26,7 +31,8 @@ import tempfile
 from .backend import aesara
 from aesara.link.c import cmodule
 
-__all__ = ["HEADERS", "enabled", "build_for", "header_for", "install"]
+__all__ = ["HEADERS", "enabled", "build_for", "header_for", "install",
+           "debug_flags"]
 
 # what aesara's DynamicModule and CLinker put first in every module
 HEADERS = ("<Python.h>", "<iostream>", '"aesara_mod_helper.h"', "<math.h>",
@@ -34,6 +40,7 @@ HEADERS = ("<Python.h>", "<iostream>", '"aesara_mod_helper.h"', "<math.h>",
            "<algorithm>")
 NAME = "crossnet_pch.h"
 ENV = "CROSSNET_PCH"
+DEBUG_ENV = "CROSSNET_GXX_DEBUG"
 
 
 def enabled():
@@ -41,11 +48,17 @@ def enabled():
     return os.environ.get(ENV, "1") != "0" and bool(aesara.config.cxx)
 
 
+def debug_flags():
+    """``[]`` when ``CROSSNET_GXX_DEBUG=1`` (aesara's ``-g`` stays),
+    else ``["-g0"]``: what the wrapper adds after aesara's flags."""
+    return [] if os.environ.get(DEBUG_ENV, "0") == "1" else ["-g0"]
+
+
 def _folder(preargs, include_dirs):
     """The folder of the header for these flags (it may not exist yet)."""
     text = "\n".join(["#include %s" % h for h in HEADERS]) + "\n"
     key = "\0".join([aesara.config.cxx, text] + list(preargs or [])
-                    + ["-I"] + list(include_dirs or []))
+                    + debug_flags() + ["-I"] + list(include_dirs or []))
     digest = hashlib.sha1(key.encode()).hexdigest()[:20]
     return os.path.join(aesara.config.compiledir, "crossnet_pch", digest), text
 
@@ -64,7 +77,8 @@ def _command(preargs, include_dirs, output, source):
         flags = [p for p in flags if not p.startswith("-O")]
     dirs = [d for d in (include_dirs or []) if d] + cmodule.std_include_dirs()
     return ([aesara.config.cxx, "-x", "c++-header", "-g"] + flags
-            + ["-I%s" % d for d in dirs] + ["-o", output, source])
+            + debug_flags() + ["-I%s" % d for d in dirs]
+            + ["-o", output, source])
 
 
 def build_for(preargs, include_dirs):
@@ -102,8 +116,9 @@ _installed = []
 
 def install():
     """Wrap ``GCC_compiler.compile_str`` so that a run whose flags have a
-    built header includes it first; returns whether it is installed."""
-    if _installed or not enabled():
+    built header includes it first, and leaves out debug information
+    (:func:`debug_flags`); returns whether it is installed."""
+    if _installed or not aesara.config.cxx:
         return bool(_installed)
     original = cmodule.GCC_compiler.compile_str
 
@@ -111,8 +126,9 @@ def install():
                     lib_dirs=None, libs=None, preargs=None, py_module=True,
                     hide_symbols=True):
         header = header_for(preargs, include_dirs) if enabled() else None
+        preargs = list(preargs or []) + debug_flags()
         if header:
-            preargs = list(preargs or []) + ["-include", header]
+            preargs += ["-include", header]
         return original(module_name, src_code, location, include_dirs,
                         lib_dirs, libs, preargs, py_module, hide_symbols)
 

@@ -90,6 +90,34 @@ def test_modules_are_compiled_with_their_flags_header(monkeypatch):
     np.testing.assert_allclose(fn2(xv), 0.5 * want, rtol=1e-4, atol=1e-6)
 
 
+def test_modules_are_compiled_without_debug_information(monkeypatch):
+    """aesara's -g is overridden by a later -g0, unless CROSSNET_GXX_DEBUG=1;
+    the module works either way."""
+    assert pch.install()
+    commands = []
+    run = cmodule.output_subprocess_Popen
+
+    def spy(command, *args, **kwargs):
+        commands.append(list(command))
+        return run(command, *args, **kwargs)
+    monkeypatch.setattr(cmodule, "output_subprocess_Popen", spy)
+    xv = np.linspace(-1, 1, 9).astype("float32")
+    for debug in ("0", "1"):
+        monkeypatch.setenv(pch.DEBUG_ENV, debug)
+        commands.clear()
+        chain = _chain()                    # a new module
+        fn = _elemwise_function(chain)
+        gxx = [c for c in commands if "-shared" in c]
+        assert gxx, commands
+        for cmd in gxx:
+            g = [i for i, a in enumerate(cmd) if a in ("-g", "-g0")]
+            assert cmd[g[-1]] == ("-g" if debug == "1" else "-g0"), cmd
+        want = xv.astype("f8")
+        for name in chain:
+            want = UNARY[name][1](want)
+        np.testing.assert_allclose(fn(xv), 0.5 * want, rtol=1e-4, atol=1e-6)
+
+
 def test_constant_folding_uses_python_and_compiles_nothing(monkeypatch):
     """A new kind of constant expression is folded without a g++ run."""
     from crossnet import backend
