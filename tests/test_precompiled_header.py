@@ -3,6 +3,7 @@ import os
 import secrets
 
 import numpy as np
+import pytest
 
 from crossnet import precompiled_header as pch
 from crossnet.backend import aesara, at
@@ -44,6 +45,19 @@ def test_switched_off_by_the_environment(monkeypatch):
     assert pch.build_for(_fresh_flags(), []) is None
 
 
+@pytest.fixture
+def gxx_commands(monkeypatch):
+    """The command lines aesara runs (g++ among them), as they run."""
+    commands = []
+    run = cmodule.output_subprocess_Popen
+
+    def spy(command, *args, **kwargs):
+        commands.append(list(command))
+        return run(command, *args, **kwargs)
+    monkeypatch.setattr(cmodule, "output_subprocess_Popen", spy)
+    return commands
+
+
 UNARY = {"tanh": (at.tanh, np.tanh), "sin": (at.sin, np.sin),
          "cos": (at.cos, np.cos)}
 
@@ -63,7 +77,7 @@ def _chain(length=14):
     return [sorted(UNARY)[secrets.randbelow(3)] for _ in range(length)]
 
 
-def test_modules_are_compiled_with_their_flags_header(monkeypatch):
+def test_modules_are_compiled_with_their_flags_header(gxx_commands):
     from aesara.graph.fg import FunctionGraph
     from aesara.link.c.basic import CLinker
     assert pch.install()                    # installed at import already
@@ -73,16 +87,10 @@ def test_modules_are_compiled_with_their_flags_header(monkeypatch):
     linker = CLinker().accept(FunctionGraph(node.inputs, node.outputs))
     header = pch.build_for(linker.compile_args(), linker.header_dirs())
     assert header is not None
-    commands = []
-    run = cmodule.output_subprocess_Popen
-
-    def spy(command, *args, **kwargs):
-        commands.append(list(command))
-        return run(command, *args, **kwargs)
-    monkeypatch.setattr(cmodule, "output_subprocess_Popen", spy)
     chain = _chain()                        # a new module, the same flags
     fn2 = _elemwise_function(chain)
-    assert any(header in cmd and "-include" in cmd for cmd in commands), commands
+    assert any(header in cmd and "-include" in cmd for cmd in gxx_commands), \
+        gxx_commands
     xv = np.linspace(-1, 1, 33).astype("float32")
     want = xv.astype("f8")
     for name in chain:
@@ -90,25 +98,19 @@ def test_modules_are_compiled_with_their_flags_header(monkeypatch):
     np.testing.assert_allclose(fn2(xv), 0.5 * want, rtol=1e-4, atol=1e-6)
 
 
-def test_modules_are_compiled_without_debug_information(monkeypatch):
+def test_modules_are_compiled_without_debug_information(monkeypatch,
+                                                       gxx_commands):
     """aesara's -g is overridden by a later -g0, unless CROSSNET_GXX_DEBUG=1;
     the module works either way."""
     assert pch.install()
-    commands = []
-    run = cmodule.output_subprocess_Popen
-
-    def spy(command, *args, **kwargs):
-        commands.append(list(command))
-        return run(command, *args, **kwargs)
-    monkeypatch.setattr(cmodule, "output_subprocess_Popen", spy)
     xv = np.linspace(-1, 1, 9).astype("float32")
     for debug in ("0", "1"):
         monkeypatch.setenv(pch.DEBUG_ENV, debug)
-        commands.clear()
+        gxx_commands.clear()
         chain = _chain()                    # a new module
         fn = _elemwise_function(chain)
-        gxx = [c for c in commands if "-shared" in c]
-        assert gxx, commands
+        gxx = [c for c in gxx_commands if "-shared" in c]
+        assert gxx, gxx_commands
         for cmd in gxx:
             g = [i for i, a in enumerate(cmd) if a in ("-g", "-g0")]
             assert cmd[g[-1]] == ("-g" if debug == "1" else "-g0"), cmd

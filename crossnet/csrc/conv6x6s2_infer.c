@@ -18,13 +18,11 @@
 /* cnt_ws, the AMX helpers (bf16 splits, tile configuration, run-time
    check) and the Winograd forward (cnw_forward) of the training kernels */
 #include "conv6x6s2_train.c"
-#ifdef __AVX512F__
-#define CN_TILE 12      /* 24 accumulators + 2 weights of 32 zmm registers */
-#else
-#define CN_TILE 3       /* 6 x 2 ymm accumulators + weights of 16 registers */
-#endif
+#define CN_TILE CNT_TMAX     /* pixels per tile: the training tile's */
 
-/* One tile of T output pixels x 32 channels:
+/* One tile of T output pixels x 32 channels: the training kernels' tile
+   (cnt_tile_T_2: R = 6 kernel rows of L = 6 C inputs, pixels 2 C apart)
+   into a local buffer, then
    out[t][0:32] = lrelu(b + sum_{kh, j} x[kh * xs_row + t * 2C + j] w[kh][j][0:32])
    x points at padded row 2 oh, column 2 ow0, channel 0 (channels-last);
    j runs over the 6 C contiguous (kw, c) inputs of a kernel row; w is the
@@ -33,30 +31,13 @@
 static inline void cn_tile_##T(const float* x, long xs_row, int C,             \
         const float* w, long F, const float* bias, float leak,                 \
         float* out, long out_step, int out_nchw) {                             \
-    enum { NW = 2 * CNT_VPER };     /* native vectors of 32 channels */        \
-    cnt_vn acc[T][NW];                                                         \
+    float acc[T * 32] __attribute__((aligned(64)));                            \
+    cnt_tile_##T##_2(x, xs_row, 6, 6 * C, 2 * C, w, F, acc, 32, 0);            \
     _Pragma("GCC unroll 16")                                                   \
     for (int t = 0; t < T; ++t)                                                \
-        for (int v = 0; v < NW; ++v) acc[t][v] = (cnt_vn){0};                  \
-    const int L = 6 * C, ps = 2 * C;                                           \
-    for (int kh = 0; kh < 6; ++kh) {                                           \
-        const float* xr = x + kh * xs_row;                                     \
-        const float* wr = w + (long)kh * L * F;                                \
-        for (int j = 0; j < L; ++j) {                                          \
-            cnt_vn wv[NW];                                                     \
-            for (int v = 0; v < NW; ++v)                                       \
-                wv[v] = *(const cnt_vnu*)(wr + j * F + CNT_VW * v);            \
-            _Pragma("GCC unroll 16")                                           \
-            for (int t = 0; t < T; ++t) {                                      \
-                const float xv = xr[t * ps + j];                               \
-                for (int v = 0; v < NW; ++v) acc[t][v] += wv[v] * xv;          \
-            }                                                                  \
-        }                                                                      \
-    }                                                                          \
-    _Pragma("GCC unroll 16")                                                   \
-    for (int t = 0; t < T; ++t)                                                \
-        for (int v = 0; v < NW; ++v) {                                         \
-            cnt_vn y = acc[t][v] + *(const cnt_vnu*)(bias + CNT_VW * v);       \
+        for (int v = 0; v < 2 * CNT_VPER; ++v) {                               \
+            cnt_vn y = *(const cnt_vn*)(acc + 32 * t + CNT_VW * v)             \
+                       + *(const cnt_vnu*)(bias + CNT_VW * v);                 \
             y = y > 0 ? y : y * leak;                                          \
             if (out_nchw)          /* out: [f][pixel], f stride out_step */    \
                 for (int f = 0; f < CNT_VW; ++f)                               \
