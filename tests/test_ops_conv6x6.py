@@ -57,6 +57,21 @@ def test_direct_conv_matches_numpy(rng, shape, layouts):
                                atol=1e-4 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("isa", ["avx2", "sse"])
+def test_portable_builds_match_numpy(rng, isa):
+    """The Op compiled for a CPU without AVX-512 (as CROSSNET_ISA asks):
+    the direct tile (3 input channels) and the Winograd path (32 channels,
+    16 output columns)."""
+    for B, C, H, Wd, F in [(2, 3, 14, 22, 64), (1, 32, 32, 32, 32)]:
+        x = rng.randn(B, C, H, Wd).astype("f4")
+        W = rng.randn(F, C, 6, 6).astype("f4")
+        b = rng.randn(F).astype("f4")
+        op = Conv6x6S2(0.2, "nchw", "nchw", isa=isa)
+        y, _ = run(compiled(op), op, x, W, b)
+        ref = reference(x, W, b, 0.2)
+        np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
 @pytest.mark.parametrize("layouts", [("nchw", "nchw"), ("nhwc_pad2", "nhwc_pad2"),
                                      ("nhwc_pad2", "nchw")])
 def test_winograd_layers_match_numpy_and_follow_new_weights(rng, layouts):

@@ -31,7 +31,7 @@ from .. import csrc
 from ..backend import at
 from aesara.graph.basic import Apply
 
-from .csource import SourceOp
+from .csource import PortableSourceOp
 
 __all__ = ["Conv6x6S2", "conv6x6s2", "correlate6x6_s2p2", "hwio_kernel",
            "to_nhwc_pad2", "from_nhwc_pad2", "LAYOUTS"]
@@ -68,7 +68,7 @@ def winograd_default():
     return _env_on("CROSSNET_WINOGRAD")
 
 
-class Conv6x6S2(SourceOp):
+class Conv6x6S2(PortableSourceOp):
     """``leaky_relu(correlate(pad(x, 2), w)[::2, ::2] + b)``.
 
     x: (B, C, H, W) for ``in_layout="nchw"``, or (B, H + 4, W + 4, C) with a
@@ -83,14 +83,16 @@ class Conv6x6S2(SourceOp):
     16 outputs of the posterior path at 128 x 128) as Winograd F(4x4, 3x3)
     on the input's polyphase components (``csrc/conv6x6s2_winograd.c``;
     the transformed kernel is kept between calls; about 1e-5 relative).
+    ``isa``: the instruction set of the build (default ``$CROSSNET_ISA``,
+    else "native"; see :func:`crossnet.ops.csource.isa_default`).
     """
 
-    __props__ = ("leak", "in_layout", "out_layout", "amx", "winograd")
+    __props__ = ("leak", "in_layout", "out_layout", "amx", "winograd", "isa")
     sources = _SOURCES
     version = 14
 
     def __init__(self, leak=0.2, in_layout="nchw", out_layout="nchw", openmp=True,
-                 amx=None, winograd=None):
+                 amx=None, winograd=None, isa=None):
         for layout in (in_layout, out_layout):
             if layout not in LAYOUTS:
                 raise ValueError("layout must be one of %s, got %r" % (LAYOUTS, layout))
@@ -98,7 +100,8 @@ class Conv6x6S2(SourceOp):
         self.leak = float(leak)
         self.in_layout = in_layout
         self.out_layout = out_layout
-        self.amx = bool(amx_default() if amx is None else amx)
+        self._set_isa(isa)
+        self.amx = bool(amx_default() if amx is None else amx) and self.isa == "native"
         self.winograd = bool(winograd_default() if winograd is None else winograd)
 
     def make_node(self, x, w, b):

@@ -15,8 +15,9 @@ of them to any order. All three are linear in each input. float32 only.
 
 ``isa`` chooses the instruction set the C code is compiled for: "native"
 (what the CPU has, as aesara detects it), "avx2" (no AVX-512) or "sse" (no
-AVX: the x86-64 baseline). The arithmetic is the same; only tile sizes and
-the rounding of fused multiply-adds differ. Tests force the portable paths.
+AVX: the x86-64 baseline); default ``$CROSSNET_ISA``, else "native". The
+arithmetic is the same; only tile sizes and the rounding of fused
+multiply-adds differ. Tests force the portable paths.
 
 ``winograd`` (default: on unless ``CROSSNET_WINOGRAD=0``): the float32
 path of the forward pass and of the input gradient runs as Winograd
@@ -33,14 +34,12 @@ products in bf16x3 (``crossnet/csrc/conv6x6s2_amx.c``: about 1e-5 relative
 error against 1e-7 for the FMA path); other shapes and CPUs use the FMA
 path. Results stay independent of the number of threads.
 """
-import platform
-
 import numpy as np
 
 from ..backend import at
 from aesara.graph.basic import Apply
 
-from .csource import SourceOp
+from .csource import ISAS, PortableSourceOp
 
 from .. import csrc
 from .conv6x6 import amx_default, correlate6x6_s2p2, winograd_default
@@ -49,10 +48,6 @@ __all__ = ["Corr6x6S2", "Corr6x6S2GradInputs", "Corr6x6S2GradWeights",
            "corr6x6s2", "corr6x6s2_grad_inputs", "corr6x6s2_grad_weights",
            "fits_corr6x6s2", "ISAS"]
 
-ISAS = ("native", "avx2", "sse")
-# flags added for a portable path; aesara's own -march/-m<isa> flags (which
-# come after an Op's flags) are removed for it (c_no_compile_args)
-_ISA_FLAGS = {"native": [], "avx2": ["-mavx", "-mavx2", "-mfma"], "sse": []}
 _SOURCE = "conv6x6s2_train.c"
 # the first includes the others
 _SOURCES = (_SOURCE, "conv6x6s2_amx.c", "conv6x6s2_winograd.c")
@@ -67,7 +62,7 @@ def fits_corr6x6s2(filter_size, stride, pad, input_shape):
             and rows % 2 == 0 and cols % 2 == 0 and rows >= 2 and cols >= 2)
 
 
-class _Corr6x6S2Op(SourceOp):
+class _Corr6x6S2Op(PortableSourceOp):
     """Shared C plumbing: one grow-only workspace per Apply node. A
     subclass gives, in C over the dims ``A`` and ``Bd`` of its two inputs:
     ``_bad_shapes`` (a condition), ``_names`` and ``_why`` (the error
@@ -81,12 +76,10 @@ class _Corr6x6S2Op(SourceOp):
     _names = _bad_shapes = _why = _kernel = None
     _dims = ()
 
-    def __init__(self, isa="native", amx=None, winograd=None, openmp=True):
-        if isa not in ISAS:
-            raise ValueError("isa must be one of %s, got %r" % (ISAS, isa))
+    def __init__(self, isa=None, amx=None, winograd=None, openmp=True):
         super().__init__(openmp=openmp)
-        self.isa = isa
-        self.amx = bool(amx_default() if amx is None else amx) and isa == "native"
+        self._set_isa(isa)
+        self.amx = bool(amx_default() if amx is None else amx) and self.isa == "native"
         self.winograd = bool(winograd_default() if winograd is None else winograd)
 
     def _peer(self, cls):
@@ -109,19 +102,6 @@ class _Corr6x6S2Op(SourceOp):
 
     def c_headers(self, **kwargs):
         return ["<string.h>", "<stdlib.h>"] + super().c_headers(**kwargs)
-
-    def c_compile_args(self, **kwargs):
-        flags = super().c_compile_args(**kwargs)
-        if platform.machine() in ("x86_64", "AMD64"):
-            flags += _ISA_FLAGS[self.isa]
-        return flags
-
-    def c_no_compile_args(self, c_compiler=None, **kwargs):
-        if self.isa == "native" or c_compiler is None:
-            return []
-        return [f for f in c_compiler.compile_args()
-                if f.startswith(("-march=", "-mavx", "-mfma", "-mamx", "-mf16c",
-                                 "-mvpclmulqdq", "-mvaes", "-mgfni", "-mbmi"))]
 
     def c_header_dirs(self, **kwargs):
         return [csrc.HERE] + super().c_header_dirs(**kwargs)
@@ -285,17 +265,17 @@ class Corr6x6S2GradWeights(_Corr6x6S2Op):
         outputs[0][0] = dw
 
 
-def corr6x6s2(x, w, isa="native"):
+def corr6x6s2(x, w, isa=None):
     """Symbolic (B, C, H, W) x (F, C, 6, 6) -> (B, F, H/2, W/2)."""
     return Corr6x6S2(isa)(x, w)
 
 
-def corr6x6s2_grad_inputs(w, dy, isa="native"):
+def corr6x6s2_grad_inputs(w, dy, isa=None):
     """Symbolic transposed convolution: (F, C, 6, 6), (B, F, Ho, Wo) ->
     (B, C, 2 Ho, 2 Wo)."""
     return Corr6x6S2GradInputs(isa)(w, dy)
 
 
-def corr6x6s2_grad_weights(x, dy, isa="native"):
+def corr6x6s2_grad_weights(x, dy, isa=None):
     """Symbolic (B, C, H, W), (B, F, H/2, W/2) -> (F, C, 6, 6)."""
     return Corr6x6S2GradWeights(isa)(x, dy)
