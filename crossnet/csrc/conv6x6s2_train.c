@@ -43,7 +43,7 @@
    targets (AVX-512 16, AVX 8, SSE 4). The kernels count channels (or
    pixels) in vectors of 16, each CNT_VPER native ones. (GCC keeps a 64-byte
    vector in memory on an AVX2 or SSE target, not in two or four registers:
-   written with 64-byte vectors throughout, these kernels ran 20-40x slower
+   written with 64-byte vectors throughout, these kernels ran 7-24x slower
    there than with native ones.) */
 #if defined(__AVX512F__)
 #define CNT_VW 16
