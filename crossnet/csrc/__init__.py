@@ -53,13 +53,16 @@ def build_shared_library(name, flags):
     """Compile ``name`` with aesara's C compiler and ``flags`` into the
     crossnet compile directory (once per compiler, flags, source and, with
     ``-march=native``, CPU: the cache may outlive a change of machine) and
-    load it with ctypes."""
+    load it with ctypes. The source may include the headers beside it
+    (their text is part of the key)."""
     from ..backend import aesara
     cc = aesara.config.cxx or "g++"
     source = read_source(name)
-    flags = list(flags) + ["-shared", "-fPIC", "-x", "c"]
+    headers = "".join(read_source(h) for h in sorted(os.listdir(HERE))
+                      if h.endswith(".h"))
+    flags = list(flags) + ["-shared", "-fPIC", "-I", HERE, "-x", "c"]
     target = native_target() if "-march=native" in flags else ""
-    key = hashlib.sha1(("\0".join([cc] + flags + [target]) + source)
+    key = hashlib.sha1(("\0".join([cc] + flags + [target]) + source + headers)
                        .encode()).hexdigest()[:16]
     folder = os.path.join(aesara.config.compiledir, "crossnet_csrc")
     os.makedirs(folder, exist_ok=True)

@@ -40,18 +40,12 @@
 #include <string.h>
 
 /* The native vector: CNT_VW floats, one register of the ISA the compiler
-   targets (AVX-512 16, AVX 8, SSE 4). The kernels count channels (or
-   pixels) in vectors of 16, each CNT_VPER native ones. (GCC keeps a 64-byte
-   vector in memory on an AVX2 or SSE target, not in two or four registers:
-   written with 64-byte vectors throughout, these kernels ran 7-24x slower
-   there than with native ones.) */
-#if defined(__AVX512F__)
-#define CNT_VW 16
-#elif defined(__AVX__)
-#define CNT_VW 8
-#else
-#define CNT_VW 4
-#endif
+   targets (simd_width.h). The kernels count channels (or pixels) in
+   vectors of 16, each CNT_VPER native ones. (Written with 64-byte vectors
+   throughout, these kernels ran 7-24x slower on AVX2 than with native
+   ones: GCC kept them in memory.) */
+#include "simd_width.h"
+#define CNT_VW CN_SIMD_W
 #define CNT_VPER (16 / CNT_VW)
 typedef float cnt_vn __attribute__((vector_size(4 * CNT_VW), aligned(4 * CNT_VW)));
 typedef float cnt_vnu __attribute__((vector_size(4 * CNT_VW), aligned(4)));

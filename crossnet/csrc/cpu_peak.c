@@ -13,13 +13,8 @@ static double cn_now(void) {
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-#if defined(__AVX512F__)
-#define CN_LANES 16
-#elif defined(__AVX__)
-#define CN_LANES 8
-#else
-#define CN_LANES 4
-#endif
+#include "simd_width.h"
+#define CN_LANES CN_SIMD_W
 typedef float cn_vec __attribute__((vector_size(4 * CN_LANES)));
 
 int cn_lanes(void) { return CN_LANES; }

@@ -17,13 +17,8 @@
 #define CROSSNET_TANH
 #include <string.h>
 
-#if defined(__AVX512F__)
-#define CNH_W 16
-#elif defined(__AVX__)
-#define CNH_W 8
-#else
-#define CNH_W 4
-#endif
+#include "simd_width.h"
+#define CNH_W CN_SIMD_W
 typedef float cnh_vn __attribute__((vector_size(4 * CNH_W)));
 typedef int cnh_in __attribute__((vector_size(4 * CNH_W)));
 

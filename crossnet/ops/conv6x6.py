@@ -27,7 +27,6 @@ import os
 
 import numpy as np
 
-from .. import csrc
 from ..backend import at
 from aesara.graph.basic import Apply
 
@@ -48,7 +47,7 @@ AMX_MIN_MACS = 1 << 27
 _SOURCE = "conv6x6s2_infer.c"
 # the first includes the others
 _SOURCES = (_SOURCE, "conv6x6s2_train.c", "conv6x6s2_amx.c",
-            "conv6x6s2_winograd.c")
+            "conv6x6s2_winograd.c", "simd_width.h")
 
 
 def _env_on(name):
@@ -144,9 +143,6 @@ class Conv6x6S2(PortableSourceOp):
     # -- C implementation -------------------------------------------------
     def c_headers(self, **kwargs):
         return ["<string.h>", "<stdlib.h>"] + super().c_headers(**kwargs)
-
-    def c_header_dirs(self, **kwargs):
-        return [csrc.HERE] + super().c_header_dirs(**kwargs)
 
     def c_support_code_struct(self, node, name):
         return ("float* pad_%(name)s; size_t pad_size_%(name)s; cnt_ws ws_%(name)s;"

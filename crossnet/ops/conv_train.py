@@ -41,7 +41,6 @@ from aesara.graph.basic import Apply
 
 from .csource import ISAS, PortableSourceOp
 
-from .. import csrc
 from .conv6x6 import amx_default, correlate6x6_s2p2, winograd_default
 
 __all__ = ["Corr6x6S2", "Corr6x6S2GradInputs", "Corr6x6S2GradWeights",
@@ -50,7 +49,7 @@ __all__ = ["Corr6x6S2", "Corr6x6S2GradInputs", "Corr6x6S2GradWeights",
 
 _SOURCE = "conv6x6s2_train.c"
 # the first includes the others
-_SOURCES = (_SOURCE, "conv6x6s2_amx.c", "conv6x6s2_winograd.c")
+_SOURCES = (_SOURCE, "conv6x6s2_amx.c", "conv6x6s2_winograd.c", "simd_width.h")
 
 
 def fits_corr6x6s2(filter_size, stride, pad, input_shape):
@@ -102,9 +101,6 @@ class _Corr6x6S2Op(PortableSourceOp):
 
     def c_headers(self, **kwargs):
         return ["<string.h>", "<stdlib.h>"] + super().c_headers(**kwargs)
-
-    def c_header_dirs(self, **kwargs):
-        return [csrc.HERE] + super().c_header_dirs(**kwargs)
 
     def c_support_code_struct(self, node, name):
         return "cnt_ws ws_%s;" % name

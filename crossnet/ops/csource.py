@@ -5,7 +5,7 @@ import zlib
 
 from aesara.link.c.op import OpenMPOp
 
-from ..csrc import read_source
+from ..csrc import HERE, read_source
 
 __all__ = ["SourceOp", "PortableSourceOp", "ISAS", "isa_default"]
 
@@ -31,7 +31,8 @@ def isa_default():
 
 class SourceOp(OpenMPOp):
     """An OpenMP Op whose C support code is the file ``sources[0]`` of
-    ``crossnet/csrc`` (it may include the others), compiled with -O3. Its
+    ``crossnet/csrc`` (it may include the others: the folder is a header
+    directory), compiled with -O3. Its
     cache version is ``version``, the OpenMP switch, the Op's properties and
     a checksum of every file in ``sources``: an edited .c file is compiled
     again."""
@@ -50,6 +51,9 @@ class SourceOp(OpenMPOp):
 
     def c_support_code(self, **kwargs):
         return read_source(self.sources[0])
+
+    def c_header_dirs(self, **kwargs):
+        return [HERE] + super().c_header_dirs(**kwargs)
 
 
 class PortableSourceOp(SourceOp):

@@ -20,7 +20,7 @@ class Tanh(SourceOp):
     """``y = tanh(x)`` elementwise, float32, any shape."""
 
     __props__ = ()
-    sources = ("tanh.c",)
+    sources = ("tanh.c", "simd_width.h")
 
     def make_node(self, x):
         x = at.as_tensor_variable(x)
