@@ -188,32 +188,3 @@ def test_bad_shapes_are_refused_with_a_reason(rng):
                   at.vector(dtype="float32"))
     with pytest.raises(ValueError, match="layout"):
         Conv6x6S2(0.2, "nhwc")
-
-
-@pytest.mark.parametrize("isa", ["avx2", "sse"])
-def test_kernel_without_avx512_matches_numpy(rng, tmp_path, isa):
-    """The tile code compiled for AVX2 (3-pixel tiles, 8-float vectors) and
-    for SSE only (4-float vectors), as on CPUs without AVX-512 (aesara
-    would compile it with -march=native)."""
-    import ctypes
-    from portable_build import build_for_isa
-    lib = build_for_isa("conv6x6s2_infer.c", r"""
-extern "C" void conv_image(const float* xp, int Wp, int C, const float* w,
-        int F, const float* b, float leak, float* out, int Ho, int Wo) {
-    cn_conv_layer(xp, 1, C, 2 * Ho, Wp - 4, w, F, b, leak, out, 1, 0);
-}
-""", isa, tmp_path)
-    C, H, Wd, F = 3, 14, 22, 64
-    x = rng.randn(1, C, H, Wd).astype("f4")
-    W = rng.randn(F, C, 6, 6).astype("f4")
-    b = rng.randn(F).astype("f4")
-    Ho, Wo = (H - 2) // 2 + 1, (Wd - 2) // 2 + 1
-    xp = to_nhwc_pad2(x)[0]
-    w = hwio_kernel(W, flip=False)
-    out = np.zeros((F, Ho, Wo), "f4")
-    ptr = ctypes.POINTER(ctypes.c_float)
-    lib.conv_image(xp.ctypes.data_as(ptr), Wd + 4, C, w.ctypes.data_as(ptr), F,
-                   b.ctypes.data_as(ptr), ctypes.c_float(0.2),
-                   out.ctypes.data_as(ptr), Ho, Wo)
-    ref = reference(x, W, b, 0.2)[0]
-    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
