@@ -13,6 +13,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import nn
+from .. import function_cache
 from ..backend import aesara, at
 from .alignment import build_alignment
 from .config import LATENT_DIM, POSE_CODE_DIM, UNIT_MM, config_for
@@ -109,7 +110,7 @@ class CrossingNet(object):
     def _function(self, key, build):
         if key not in self._functions:
             inputs, output = build()
-            self._functions[key] = aesara.function(inputs, output)
+            self._functions[key] = function_cache.function(inputs, output)
         return self._functions[key]
 
     def _check_joints(self, joints):

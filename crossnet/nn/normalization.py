@@ -1,6 +1,7 @@
 """Batch normalisation (Ioffe & Szegedy 2015), Lasagne-style."""
 import numpy as np
 
+from .. import function_cache
 from ..backend import aesara, at
 from .. import ops
 from ..ops.batch_norm import batch_norm_act, batch_stats, fits_batch_norm
@@ -210,7 +211,7 @@ class BatchNormRecalibration(object):
             outs = []
             for bn, x in zip(bns, below):
                 outs += [x.mean(bn.axes), x.var(bn.axes)]
-            self._passes[key] = aesara.function(
+            self._passes[key] = function_cache.function(
                 self._variables + fed_vars, outs + below[len(bns):],
                 on_unused_input="ignore")
         return self._passes[key]

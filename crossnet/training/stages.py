@@ -30,6 +30,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import nn
+from ..function_cache import function as compile_function
 from ..backend import aesara, at
 from ..networks.config import LATENT_DIM, POSE_CODE_DIM
 from ..networks.pose_vae import kl_divergence
@@ -168,7 +169,7 @@ def vae_stage(net, lr=3e-4, beta1=0.5):
               + net.part_params("decoder", trainable=True))
     lr_var = _lr(lr)
     updates, state = _adam(loss, params, lr_var, beta1)
-    fn = aesara.function([y, eps], [loss, kl, recons], updates=updates)
+    fn = compile_function([y, eps], [loss, kl, recons], updates=updates)
 
     def make_inputs(batch, rng):
         pose = batch["pose"].reshape(len(batch["pose"]), -1).astype(np.float32)
@@ -204,10 +205,10 @@ def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
     g_params = net.part_params("generator", trainable=True)
     d_updates, d_state = _adam(loss_d, d_params, lr_var, beta1)
     g_updates, g_state = _adam(loss_g, g_params, lr_var, beta1)
-    d_fn = aesara.function([x, z], [loss_d, d_real.mean(), d_fake.mean()],
+    d_fn = compile_function([x, z], [loss_d, d_real.mean(), d_fake.mean()],
                            updates=d_updates)
     # -log D(G(z)) does not read the real batch: same signature, x unused
-    g_fn = aesara.function([x, z], [loss_g], updates=g_updates,
+    g_fn = compile_function([x, z], [loss_g], updates=g_updates,
                            on_unused_input="ignore")
 
     def make_inputs(batch, rng):
@@ -335,7 +336,7 @@ def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
         s1 = s1 + sg
     u2, s2 = _adam(t["pos"] + t["smo"], head_params, lr_var, beta1)
     u1.update(u2)
-    fn = aesara.function([x_l, z_l, mix], [t["recons"], t["pos"], t["smo"]],
+    fn = compile_function([x_l, z_l, mix], [t["recons"], t["pos"], t["smo"]],
                          updates=u1)
     return Stage("align", [("align", fn, [recons_name(recons_clip), "pos",
                                           "smo"])],
@@ -392,9 +393,9 @@ def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True,
     d_updates, d_state = _adam(d_loss, d_params, lr_var, beta1)
     g_updates, g_state = _adam(g_loss, g_params, lr_var, beta1)
     inputs = [x_l, z_l, mix] + ([x_real] if adversarial else [])
-    d_fn = aesara.function(inputs, [t[k] for k in d_terms], updates=d_updates)
+    d_fn = compile_function(inputs, [t[k] for k in d_terms], updates=d_updates)
     # without L_FM the G step does not read x_real
-    g_fn = aesara.function(inputs, [t[k] for k in g_terms], updates=g_updates,
+    g_fn = compile_function(inputs, [t[k] for k in g_terms], updates=g_updates,
                            on_unused_input="ignore")
     d_names = {"smo": "smo_d"}
     g_names = {"smo": "smo_g", "recons": recons_name(recons_clip)}
@@ -418,7 +419,7 @@ def supervised_stage(net, lr=1e-3, beta1=0.5, latent="sample"):
     params = nn.get_all_params(net.posterior_head, trainable=True)  # + D conv1-2
     lr_var = _lr(lr)
     updates, state = _adam(loss, params, lr_var, beta1)
-    fn = aesara.function([x_l, z_l], [loss], updates=updates)
+    fn = compile_function([x_l, z_l], [loss], updates=updates)
 
     def make_inputs(batch, rng):
         return [_depth(batch), latent_of_batch(net, batch, rng, latent)]
