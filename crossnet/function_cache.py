@@ -12,15 +12,15 @@ updates, with a per-process memory: it describes the graph as given (before
 any rewriting) by its structure alone -- the inputs' types (used or not),
 every node's Op, which earlier variable each of its inputs is, every
 constant's type and value, every shared variable's type and position, the
-updates (explicit, then the
-default updates ``aesara.function`` adds) -- and, when an identical graph
-was compiled before, returns that function's ``copy`` with each shared
-variable swapped for its counterpart in the new graph. The copy skips the
-rewrites; it links the rewritten graph again (its C modules come from the
-cache) with storage of its own. Ops compare by their ``__props__`` (as
-aesara's own merging does), so a graph that differs in any Op parameter,
-constant, type or wiring is compiled anew; so is one built while aesara's
-mode, optimizer, linker or ``floatX`` flags differ.
+updates (explicit, then the default updates ``aesara.function`` adds) --
+and, when an identical graph was compiled before, returns that
+function's ``copy`` with each shared variable swapped for its counterpart
+in the new graph. The copy skips the rewrites; it links the rewritten
+graph again (its C modules come from the cache) with storage of its own.
+Ops compare by their ``__props__`` (as aesara's own merging does), so a
+graph that differs in any Op parameter, constant, type or wiring is
+compiled anew; so is one built while aesara's mode, optimizer, linker or
+``floatX`` flags differ.
 
 ``CROSSNET_FUNCTION_CACHE=0`` compiles every graph anew.
 """
@@ -36,7 +36,7 @@ __all__ = ["function", "graph_key", "clear", "stats", "enabled", "ENV"]
 
 ENV = "CROSSNET_FUNCTION_CACHE"
 
-_cache = {}          # key -> (compiled function, its shared variables in order)
+_cache = {}     # key -> (compiled function, its shared variables in order)
 _stats = {"hits": 0, "misses": 0}
 
 

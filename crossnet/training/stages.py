@@ -206,10 +206,10 @@ def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
     d_updates, d_state = _adam(loss_d, d_params, lr_var, beta1)
     g_updates, g_state = _adam(loss_g, g_params, lr_var, beta1)
     d_fn = compile_function([x, z], [loss_d, d_real.mean(), d_fake.mean()],
-                           updates=d_updates)
+                            updates=d_updates)
     # -log D(G(z)) does not read the real batch: same signature, x unused
     g_fn = compile_function([x, z], [loss_g], updates=g_updates,
-                           on_unused_input="ignore")
+                            on_unused_input="ignore")
 
     def make_inputs(batch, rng):
         B = len(batch["depth"])
@@ -337,7 +337,7 @@ def align_stage(net, lr=1e-2, beta1=0.5, latent="sample",
     u2, s2 = _adam(t["pos"] + t["smo"], head_params, lr_var, beta1)
     u1.update(u2)
     fn = compile_function([x_l, z_l, mix], [t["recons"], t["pos"], t["smo"]],
-                         updates=u1)
+                          updates=u1)
     return Stage("align", [("align", fn, [recons_name(recons_clip), "pos",
                                           "smo"])],
                  recons_params + head_params, lr_var, s1 + s2,
@@ -396,7 +396,7 @@ def cross_stage(net, lr=1e-3, beta1=0.5, latent="sample", adversarial=True,
     d_fn = compile_function(inputs, [t[k] for k in d_terms], updates=d_updates)
     # without L_FM the G step does not read x_real
     g_fn = compile_function(inputs, [t[k] for k in g_terms], updates=g_updates,
-                           on_unused_input="ignore")
+                            on_unused_input="ignore")
     d_names = {"smo": "smo_d"}
     g_names = {"smo": "smo_g", "recons": recons_name(recons_clip)}
     names = ([d_names.get(k, k) for k in d_terms],
