@@ -82,9 +82,10 @@ def _with_default_updates(roots, updates):
 def graph_key(inputs, outputs, updates=()):
     """(key, shared variables in order of first use) of the graph from
     ``inputs`` to ``outputs`` and ``updates`` ((shared, expression) pairs):
-    two graphs get equal keys exactly when they are the same graph up to
-    which variables they are made of; their shared variables correspond by
-    position."""
+    two graphs get equal keys only when they are the same graph up to which
+    variables they are made of (an Op without ``__props__`` equals only
+    itself, so such graphs never match); their shared variables correspond
+    by position."""
     outputs = list(outputs)
     updates = _with_default_updates(outputs, updates)
     roots = outputs + [u for _, u in updates]
