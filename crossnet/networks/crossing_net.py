@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import nn
 from .. import function_cache
-from ..backend import aesara, at
+from ..backend import at
 from .alignment import build_alignment
 from .config import LATENT_DIM, POSE_CODE_DIM, UNIT_MM, config_for
 from .depth_gan import build_discriminator, build_generator

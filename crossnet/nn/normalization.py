@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import function_cache
-from ..backend import aesara, at
+from ..backend import at
 from .. import ops
 from ..ops.batch_norm import batch_norm_act, batch_stats, fits_batch_norm
 from . import init
