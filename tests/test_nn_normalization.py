@@ -36,6 +36,28 @@ def test_training_uses_batch_statistics_and_updates_running_averages(rng):
                                rtol=1e-4)
 
 
+def test_update_averages_n_times_equals_n_functions(rng):
+    """batch_norm_update_averages=2 moves the averages as two compiled
+    functions that each run the forward pass would: the same bits."""
+    x = (rng.randn(8, 3, 4, 4) * 3 + 5).astype("f4")
+    start = (rng.randn(3).astype("f4"), rng.rand(3).astype("f4") + 0.5)
+    results = []
+    for calls, moves in ((2, 1), (1, 2)):
+        l_in, bn = _bn_net((None, 3, 4, 4))
+        bn.mean.set_value(start[0])
+        bn.inv_std.set_value(start[1])
+        f = aesara.function([l_in.input_var], nn.get_output(
+            bn, batch_norm_update_averages=moves))
+        for _ in range(calls):
+            f(x)
+        results.append((bn.mean.get_value(), bn.inv_std.get_value()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    mean = x.mean(axis=(0, 2, 3))
+    expected = 0.9 * (0.9 * start[0] + 0.1 * mean) + 0.1 * mean
+    np.testing.assert_allclose(results[1][0], expected, rtol=1e-4, atol=1e-5)
+
+
 def test_deterministic_uses_running_averages_and_leaves_them(rng):
     l_in, bn = _bn_net((None, 5))
     bn.mean.set_value(rng.randn(5).astype("f4"))

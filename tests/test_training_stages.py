@@ -76,13 +76,37 @@ def test_gan_stage(frames):
 def test_gan_stage_with_the_papers_log_d_generator_loss(frames):
     """generator_loss='logd': the G step lowers -log D(G(z)) with D fixed."""
     net = CrossingNet("synthetic", SIZE, seed=0)
-    st = stages.gan_stage(net, lr=1e-3, generator_loss="logd")
+    st = stages.gan_stage(net, lr=1e-3, generator_loss="logd", fused=False)
     inputs = st.make_inputs(_batch(frames), np.random.RandomState(1))
     g_step = st.steps[1][1]
     changed = _changed(net, lambda: g_step(*inputs))
     assert changed and all(p.name.startswith("gen_") for p in changed)
     logd = [float(g_step(*inputs)[0]) for _ in range(15)]
     assert logd[-1] < logd[0]
+
+
+def test_fused_gan_step_equals_the_d_step_then_the_g_step(frames):
+    """-log D: one function for both steps gives the bits of the two run one
+    after the other: losses, weights, batch-norm averages, Adam's state."""
+    batch = _batch(frames)
+    nets, built = [], []
+    for fused in (False, True):
+        net = CrossingNet("synthetic", SIZE, seed=0)
+        nets.append(net)
+        built.append(stages.gan_stage(net, lr=1e-3, generator_loss="logd",
+                                      fused=fused))
+    assert [len(st.steps) for st in built] == [2, 1]
+    for update in range(3):
+        losses = [st.step(st.make_inputs(batch, np.random.RandomState(update)))
+                  for st in built]
+        assert losses[0] == losses[1]
+    values = [[p.get_value() for p in nn.get_all_params(
+        [net.generator.output, net.discriminator.output])] + st.state_values()
+        for net, st in zip(nets, built)]
+    for a, b in zip(*values):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="fused"):
+        stages.gan_stage(nets[0], fused=True)      # feature matching
 
 
 def test_align_stage_freezes_vae_generator_and_discriminator(frames):

@@ -24,8 +24,10 @@ class BatchNormLayer(Layer):
     and, unless ``batch_norm_update_averages=False``, moves the running
     averages by ``alpha`` every time the compiled function runs (through
     ``default_update`` of a clone of each running variable, so no update list
-    has to be passed around). ``deterministic=True`` uses the running
-    averages. ``inv_std = 1 / sqrt(var + epsilon)``.
+    has to be passed around); ``batch_norm_update_averages=n`` (a whole
+    number) moves them n times with the same batch statistics, as n compiled
+    functions that each run this forward pass would. ``deterministic=True``
+    uses the running averages. ``inv_std = 1 / sqrt(var + epsilon)``.
 
     In training mode a float32 (B, C, H, W) input is normalised by
     crossnet's C Ops (:mod:`crossnet.ops.batch_norm`; a NonlinearityLayer
@@ -79,12 +81,14 @@ class BatchNormLayer(Layer):
             mean, inv_std = batch_mean, batch_inv_std
         if update_averages:
             running_mean = self.mean.clone()
-            running_mean.default_update = (
-                (1 - self.alpha) * running_mean + self.alpha * batch_mean)
             running_inv_std = self.inv_std.clone()
-            running_inv_std.default_update = (
-                (1 - self.alpha) * running_inv_std
-                + self.alpha * batch_inv_std)
+            new_mean, new_inv_std = running_mean, running_inv_std
+            for _ in range(int(update_averages)):
+                new_mean = (1 - self.alpha) * new_mean + self.alpha * batch_mean
+                new_inv_std = ((1 - self.alpha) * new_inv_std
+                               + self.alpha * batch_inv_std)
+            running_mean.default_update = new_mean
+            running_inv_std.default_update = new_inv_std
             # put the clones in the graph so that their updates run
             mean = mean + 0 * running_mean
             inv_std = inv_std + 0 * running_inv_std

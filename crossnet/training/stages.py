@@ -32,6 +32,8 @@ import numpy as np
 from .. import nn
 from ..function_cache import function as compile_function
 from ..backend import aesara, at
+from aesara.gradient import disconnected_grad
+from aesara.graph.basic import clone_get_equiv
 from ..networks.config import LATENT_DIM, POSE_CODE_DIM
 from ..networks.pose_vae import kl_divergence
 
@@ -179,46 +181,76 @@ def vae_stage(net, lr=3e-4, beta1=0.5):
                  params, lr_var, state, make_inputs, batch_source="labelled")
 
 
-def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching"):
+def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching",
+              fused=None):
     """Stage 2 on unlabelled depth, z ~ U(-1, 1)^23.
 
     D step: BCE(D(x), 1) + BCE(D(G(z)), 0).
     G step: feature matching, mean |E_batch f5(x) - E_batch f5(G(z))| (conv5
     features), or the paper's -log D(G(z)) with ``generator_loss='logd'``.
+
+    ``fused`` (default: with -log D): one compiled function runs both steps
+    and computes the generator's forward pass once. Its G step sees the
+    discriminator after the D step's update (``disconnected_grad`` of Adam's
+    new values), and the generator's batch-norm averages move twice, so one
+    update gives the same bits as the two steps run one after the other
+    (``fused=False``). Feature matching keeps two functions: its G step
+    moves the discriminator's averages again, with the updated
+    discriminator's statistics of the real batch.
     """
     if generator_loss not in ("feature_matching", "logd"):
         raise ValueError("generator_loss must be feature_matching or logd")
+    if fused is None:
+        fused = generator_loss == "logd"
+    if fused and generator_loss != "logd":
+        raise ValueError("only the -log D generator loss has a fused step")
     G, D = net.generator, net.discriminator
     x = at.tensor4("depth", dtype="float32")
     z = at.matrix("z", dtype="float32")
-    fake = nn.get_output(G.output, {G.input: z})
+    # the D step's and the G step's forward passes each move G's averages
+    fake = nn.get_output(G.output, {G.input: z},
+                         batch_norm_update_averages=2 if fused else None)
     d_real, f5_real = nn.get_output([D.output, D.conv5], {D.input: x})
     d_fake, f5_fake = nn.get_output([D.output, D.conv5], {D.input: fake},
                                     batch_norm_update_averages=False)
     loss_d = _bce(d_real, 1) + _bce(d_fake, 0)
-    if generator_loss == "feature_matching":
-        loss_g = abs(f5_real.mean(axis=0) - f5_fake.mean(axis=0)).mean()
-    else:
-        loss_g = -at.log(at.clip(d_fake, EPS, 1)).mean()
     lr_var = _lr(lr)
     d_params = net.part_params("discriminator", trainable=True)
     g_params = net.part_params("generator", trainable=True)
     d_updates, d_state = _adam(loss_d, d_params, lr_var, beta1)
+    d_fake_g = d_fake
+    if fused:
+        # the G step's D(G(z)): D's forward pass on the same fakes, with the
+        # D step's new parameters (clone_replace would clone their graphs)
+        after = {p: disconnected_grad(d_updates[p]) for p in d_params}
+        after[fake] = fake
+        d_fake_g = clone_get_equiv(list(after), [d_fake], copy_inputs=False,
+                                   copy_orphans=False, memo=after)[d_fake]
+    if generator_loss == "feature_matching":
+        loss_g = abs(f5_real.mean(axis=0) - f5_fake.mean(axis=0)).mean()
+    else:
+        loss_g = -at.log(at.clip(d_fake_g, EPS, 1)).mean()
     g_updates, g_state = _adam(loss_g, g_params, lr_var, beta1)
-    d_fn = compile_function([x, z], [loss_d, d_real.mean(), d_fake.mean()],
-                            updates=d_updates)
-    # -log D(G(z)) does not read the real batch: same signature, x unused
-    g_fn = compile_function([x, z], [loss_g], updates=g_updates,
-                            on_unused_input="ignore")
+    d_outputs = [loss_d, d_real.mean(), d_fake.mean()]
+    if fused:
+        updates = OrderedDict(d_updates)
+        updates.update(g_updates)
+        fn = compile_function([x, z], d_outputs + [loss_g], updates=updates)
+        steps = [("gan", fn, ["gan_d", "d_real", "d_fake", "gan_g"])]
+    else:
+        d_fn = compile_function([x, z], d_outputs, updates=d_updates)
+        # -log D(G(z)) does not read the real batch: same signature, x unused
+        g_fn = compile_function([x, z], [loss_g], updates=g_updates,
+                                on_unused_input="ignore")
+        steps = [("d", d_fn, ["gan_d", "d_real", "d_fake"]),
+                 ("g", g_fn, ["gan_g"])]
 
     def make_inputs(batch, rng):
         B = len(batch["depth"])
         return [_depth(batch),
                 rng.uniform(-1, 1, (B, LATENT_DIM)).astype(np.float32)]
-    return Stage("gan", [("d", d_fn, ["gan_d", "d_real", "d_fake"]),
-                         ("g", g_fn, ["gan_g"])],
-                 d_params + g_params, lr_var, d_state + g_state, make_inputs,
-                 batch_source="all")
+    return Stage("gan", steps, d_params + g_params, lr_var, d_state + g_state,
+                 make_inputs, batch_source="all")
 
 
 def reconstruction_loss(x, x_hat, clip=RECONS_CLIP):
