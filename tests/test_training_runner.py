@@ -96,6 +96,11 @@ def test_labelled_fraction_hides_labels(tiny_h5):
     with pytest.raises(RuntimeError, match="labels requested for unlabelled"):
         data.read(unlabelled[:2])
     assert set(data.read(unlabelled[:2], labels=False)) == {"depth"}
+    with pytest.raises(RuntimeError, match="labels requested for unlabelled"):
+        data.read(unlabelled[:2], depth=False)
+    assert set(data.read(data.labelled[:2], depth=False)) == {"pose", "origin"}
+    with pytest.raises(ValueError, match="labels, depth or both"):
+        data.read(data.labelled[:2], labels=False, depth=False)
     assert data.poses().shape == (6, 16, 3)
 
 
@@ -105,9 +110,9 @@ def test_labelled_only_terms_see_labelled_frames(tiny_h5, tmp_path, monkeypatch)
     seen = {"labels": set(), "depth_only": set()}
     original = runner.TrainingData.read
 
-    def spy(self, indices, labels=True):
+    def spy(self, indices, labels=True, depth=True):
         seen["labels" if labels else "depth_only"].update(indices.tolist())
-        return original(self, indices, labels)
+        return original(self, indices, labels, depth)
     monkeypatch.setattr(runner.TrainingData, "read", spy)
     cfg = _config(tiny_h5, ("vae", "cross"), labelled_fraction=0.25)
     cfg["schedule"]["cross"]["batch_size"] = 3

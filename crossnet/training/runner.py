@@ -202,10 +202,14 @@ class TrainingData(object):
         self._labelled_set = set(self.labelled.tolist())
         self._validation_set = set(self.validation.tolist())
 
-    def read(self, indices, labels=True):
-        """Batch dict; ``labels=False`` reads depth only (unlabelled use).
-        Validation frames are never training data."""
-        keys = ("depth", "pose", "origin") if labels else ("depth",)
+    def read(self, indices, labels=True, depth=True):
+        """Batch dict; ``labels=False`` reads depth only (unlabelled use),
+        ``depth=False`` labels only. Validation frames are never training
+        data."""
+        if not (labels or depth):
+            raise ValueError("read needs labels, depth or both")
+        keys = (("depth",) if depth else ()) + (("pose", "origin") if labels
+                                                 else ())
         if labels and not self._labelled_set.issuperset(indices.tolist()):
             raise RuntimeError("labels requested for unlabelled frames")
         if not self._validation_set.isdisjoint(indices.tolist()):
@@ -449,6 +453,8 @@ class Trainer(object):
         """The batch dict a stage's ``make_inputs`` takes."""
         if stage.batch_source == "all":
             return self.data.read(np.sort(indices), labels=False)
+        if stage.batch_source == "poses":
+            return self.data.read(indices, depth=False)
         lab = self.data.read(indices)
         if stage.batch_source == "both":
             return {"labelled": lab,

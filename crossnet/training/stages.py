@@ -60,9 +60,10 @@ class Stage(object):
     every step in order on the same inputs and returns a dict of loss terms.
     ``make_inputs(batch, rng)`` turns a data batch into the functions'
     inputs. ``batch_source`` says which frames a batch holds: 'labelled'
-    (depth and labels of labelled frames), 'all' (depth of every frame, no
-    labels) or 'both' (a labelled batch plus a depth-only batch of all
-    frames, under the keys 'labelled' and 'real').
+    (depth and labels of labelled frames), 'poses' (labels of labelled
+    frames, no depth), 'all' (depth of every frame, no labels) or 'both' (a
+    labelled batch plus a depth-only batch of all frames, under the keys
+    'labelled' and 'real').
     """
 
     def __init__(self, name, steps, params, lr, state, make_inputs,
@@ -178,7 +179,7 @@ def vae_stage(net, lr=3e-4, beta1=0.5):
         eps_v = rng.normal(0, VAE_NOISE_STD, (len(pose), POSE_CODE_DIM))
         return [pose, eps_v.astype(np.float32)]
     return Stage("vae", [("vae", fn, ["vae_loss", "kl", "pose_recons"])],
-                 params, lr_var, state, make_inputs, batch_source="labelled")
+                 params, lr_var, state, make_inputs, batch_source="poses")
 
 
 def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching",
