@@ -181,9 +181,10 @@ def test_train_command_quick(tiny_h5, tmp_path, capsys):
 
 
 def _interrupting_step(signum, when):
-    """A Stage.step that sends ``signum`` to this process between the first
-    and second compiled step (the D and G steps of a GAN update) of the
-    ``when``-th GAN update."""
+    """A Stage.step that sends ``signum`` to this process after the first
+    compiled step of the ``when``-th GAN update, before the update returns
+    (the GAN's D and G steps run in one function, ``gan_stage(fused=True)``;
+    between them with ``fused=False``)."""
     import signal as _signal  # noqa: F401
     from crossnet.training import stages
     original = stages.Stage.step
@@ -204,7 +205,7 @@ def _interrupting_step(signum, when):
 
 
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
-def test_signal_between_d_and_g_steps_resumes_bit_identically(
+def test_signal_within_an_update_resumes_bit_identically(
         tiny_h5, tmp_path, monkeypatch, signum):
     import signal
     from crossnet.training import stages

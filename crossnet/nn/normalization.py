@@ -8,8 +8,8 @@ from ..ops.batch_norm import batch_norm_act, batch_stats, fits_batch_norm
 from . import init
 from .base import Layer
 
-__all__ = ["BatchNormLayer", "batch_norm", "recalibrate_batch_norm",
-           "BatchNormRecalibration"]
+__all__ = ["BatchNormLayer", "batch_norm", "moving_average",
+           "recalibrate_batch_norm", "BatchNormRecalibration"]
 
 
 class BatchNormLayer(Layer):
@@ -82,13 +82,13 @@ class BatchNormLayer(Layer):
         if update_averages:
             running_mean = self.mean.clone()
             running_inv_std = self.inv_std.clone()
-            new_mean, new_inv_std = running_mean, running_inv_std
-            for _ in range(int(update_averages)):
-                new_mean = (1 - self.alpha) * new_mean + self.alpha * batch_mean
-                new_inv_std = ((1 - self.alpha) * new_inv_std
-                               + self.alpha * batch_inv_std)
-            running_mean.default_update = new_mean
-            running_inv_std.default_update = new_inv_std
+            for running, statistic in ((running_mean, batch_mean),
+                                       (running_inv_std, batch_inv_std)):
+                moves = (self.alpha, statistic, int(update_averages))
+                # what moves it, for a step run again after another one
+                # (crossnet.training.stages)
+                running.tag.moving_average = moves
+                running.default_update = moving_average(running, *moves)
             # put the clones in the graph so that their updates run
             mean = mean + 0 * running_mean
             inv_std = inv_std + 0 * running_inv_std
@@ -107,6 +107,15 @@ class BatchNormLayer(Layer):
         mean = mean.dimshuffle(pattern)
         inv_std = inv_std.dimshuffle(pattern)
         return (input - mean) * (gamma * inv_std) + beta
+
+
+def moving_average(value, alpha, statistic, moves=1):
+    """``value`` moved ``moves`` times toward ``statistic``:
+    ``(1 - alpha) * value + alpha * statistic``, applied ``moves`` times
+    (a batch-norm running average; symbolic or numpy)."""
+    for _ in range(moves):
+        value = (1 - alpha) * value + alpha * statistic
+    return value
 
 
 def batch_norm(layer, name=None, **kwargs):

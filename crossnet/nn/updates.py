@@ -4,10 +4,14 @@ from collections import OrderedDict
 import numpy as np
 
 from ..backend import aesara, at
+from aesara.compile.sharedvalue import SharedVariable
+from aesara.gradient import disconnected_grad
+from aesara.graph.basic import clone_get_equiv, graph_inputs
 from .. import ops
 from ..ops.adam import adam_step
+from .normalization import moving_average
 
-__all__ = ["get_or_compute_grads", "adam", "optimizer_state"]
+__all__ = ["get_or_compute_grads", "adam", "optimizer_state", "after_update"]
 
 
 def get_or_compute_grads(loss_or_grads, params):
@@ -73,3 +77,39 @@ def optimizer_state(updates, params):
     """The shared variables in ``updates`` that are not ``params``."""
     params = set(params)
     return [v for v in updates if v not in params]
+
+
+def after_update(outputs, updates, keep=()):
+    """``outputs`` as a second compiled step would compute them after a
+    first step that applies ``updates``, for both steps in one function.
+
+    Returns ``(outputs_after, running_updates)``. ``outputs_after`` is a
+    clone of the graph of ``outputs`` in which every shared variable that
+    ``updates`` updates reads its new value, through ``disconnected_grad``
+    (no gradient flows back into the first step); the variables in
+    ``keep`` (values the update does not change, e.g. a generator's output
+    when only the discriminator moves) are shared, not cloned.
+    ``running_updates`` moves the batch-norm running averages that the
+    cloned passes move (``BatchNormLayer``'s ``tag.moving_average``) on
+    from the value the first step leaves, with the clones' statistics: pass
+    them to the function beside ``updates``, which they extend.
+    """
+    single = not isinstance(outputs, (list, tuple))
+    outputs = [outputs] if single else list(outputs)
+    memo = {var: disconnected_grad(new) for var, new in updates.items()
+            if isinstance(var, SharedVariable)}
+    memo.update((var, var) for var in keep)
+    equiv = clone_get_equiv(list(memo), outputs, copy_inputs=False,
+                            copy_orphans=False, memo=dict(memo))
+    running = OrderedDict()
+    for var in graph_inputs([equiv[o] for o in outputs]):
+        moves = getattr(var.tag, "moving_average", None)
+        if moves is None or var.default_update is None:
+            continue
+        alpha, statistic, n = moves
+        if equiv.get(statistic, statistic) is statistic:
+            continue          # the update does not change these statistics
+        first = updates.get(var, var.default_update)
+        running[var] = moving_average(first, alpha, equiv[statistic], n)
+    after = [equiv[o] for o in outputs]
+    return (after[0] if single else after), running

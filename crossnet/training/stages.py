@@ -32,8 +32,6 @@ import numpy as np
 from .. import nn
 from ..function_cache import function as compile_function
 from ..backend import aesara, at
-from aesara.gradient import disconnected_grad
-from aesara.graph.basic import clone_get_equiv
 from ..networks.config import LATENT_DIM, POSE_CODE_DIM
 from ..networks.pose_vae import kl_divergence
 
@@ -183,34 +181,29 @@ def vae_stage(net, lr=3e-4, beta1=0.5):
 
 
 def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching",
-              fused=None):
+              fused=True):
     """Stage 2 on unlabelled depth, z ~ U(-1, 1)^23.
 
     D step: BCE(D(x), 1) + BCE(D(G(z)), 0).
     G step: feature matching, mean |E_batch f5(x) - E_batch f5(G(z))| (conv5
     features), or the paper's -log D(G(z)) with ``generator_loss='logd'``.
 
-    ``fused`` (default: with -log D): one compiled function runs both steps
-    and computes the generator's forward pass once. Its G step sees the
-    discriminator after the D step's update (``disconnected_grad`` of Adam's
-    new values), and the generator's batch-norm averages move twice, so one
-    update gives the same bits as the two steps run one after the other
-    (``fused=False``). Feature matching keeps two functions: its G step
-    moves the discriminator's averages again, with the updated
-    discriminator's statistics of the real batch.
+    ``fused`` (the default): one compiled function runs both steps and
+    computes the generator's forward pass once. Its G step sees the
+    discriminator after the D step's update (:func:`nn.updates.after_update`),
+    and every batch-norm average moves as in two calls (the generator's
+    twice with the same statistics, the discriminator's on the real batch
+    again with the updated discriminator's), so an update gives the same
+    bits as the two steps run one after the other (``fused=False``).
     """
     if generator_loss not in ("feature_matching", "logd"):
         raise ValueError("generator_loss must be feature_matching or logd")
-    if fused is None:
-        fused = generator_loss == "logd"
-    if fused and generator_loss != "logd":
-        raise ValueError("only the -log D generator loss has a fused step")
     G, D = net.generator, net.discriminator
     x = at.tensor4("depth", dtype="float32")
     z = at.matrix("z", dtype="float32")
     # the D step's and the G step's forward passes each move G's averages
     fake = nn.get_output(G.output, {G.input: z},
-                         batch_norm_update_averages=2 if fused else None)
+                         batch_norm_update_averages=2 if fused else True)
     d_real, f5_real = nn.get_output([D.output, D.conv5], {D.input: x})
     d_fake, f5_fake = nn.get_output([D.output, D.conv5], {D.input: fake},
                                     batch_norm_update_averages=False)
@@ -219,23 +212,24 @@ def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching",
     d_params = net.part_params("discriminator", trainable=True)
     g_params = net.part_params("generator", trainable=True)
     d_updates, d_state = _adam(loss_d, d_params, lr_var, beta1)
-    d_fake_g = d_fake
-    if fused:
-        # the G step's D(G(z)): D's forward pass on the same fakes, with the
-        # D step's new parameters (clone_replace would clone their graphs)
-        after = {p: disconnected_grad(d_updates[p]) for p in d_params}
-        after[fake] = fake
-        d_fake_g = clone_get_equiv(list(after), [d_fake], copy_inputs=False,
-                                   copy_orphans=False, memo=after)[d_fake]
     if generator_loss == "feature_matching":
-        loss_g = abs(f5_real.mean(axis=0) - f5_fake.mean(axis=0)).mean()
+        g_terms = [f5_real, f5_fake]
     else:
-        loss_g = -at.log(at.clip(d_fake_g, EPS, 1)).mean()
+        g_terms = [d_fake]
+    running = OrderedDict()
+    if fused:             # the G step's terms: D after the D step's update
+        g_terms, running = nn.updates.after_update(g_terms, d_updates,
+                                                   keep=[fake])
+    if generator_loss == "feature_matching":
+        loss_g = abs(g_terms[0].mean(axis=0) - g_terms[1].mean(axis=0)).mean()
+    else:
+        loss_g = -at.log(at.clip(g_terms[0], EPS, 1)).mean()
     g_updates, g_state = _adam(loss_g, g_params, lr_var, beta1)
     d_outputs = [loss_d, d_real.mean(), d_fake.mean()]
     if fused:
         updates = OrderedDict(d_updates)
         updates.update(g_updates)
+        updates.update(running)
         fn = compile_function([x, z], d_outputs + [loss_g], updates=updates)
         steps = [("gan", fn, ["gan_d", "d_real", "d_fake", "gan_g"])]
     else:
