@@ -101,7 +101,9 @@ def plot_losses(run_dirs, path, columns=3):
 # batch 50 (GAN 25, VAE 100; the paper: 128x128, batch 100-200, about 100x
 # more updates). Seconds per update at this size (timing.py --train-step,
 # 2 cores, eleventh session): GAN 0.102 at batch 50 (0.053 at 25), 3a
-# 0.078, 3b 0.323, supervised 0.023, VAE 0.0011. Synthetic frames cost
+# 0.078, 3b 0.323, supervised 0.023, VAE 0.0011 (on the slower Zen 4 of
+# the twenty-fifth session, GAN 0.064 at 25 with two compiled steps, 0.058
+# with one: gan_stage(fused=True), the same bits). Synthetic frames cost
 # 2.7 ms each on one core of the Zen 4 of the fifteenth session; rendered
 # on both, 20,000 take 28 s. Both arms take one pose VAE (trained once),
 # and they validate every 200 updates (about 1 s each).

@@ -358,7 +358,9 @@ def stage_timing(size, batch, threads, rounds=3, peak_gflops=None,
             if twin is not None:
                 first_t = twin(inputs)
                 row["first_step_losses"] = {"crossnet": first, "torch": first_t}
-                for k in stage.steps[0][2]:     # before any parameter moved
+                # the first compiled step's terms (a fused GAN's gan_g: D
+                # after its update, in both)
+                for k in stage.steps[0][2]:
                     if not np.isclose(first[k], first_t[k], rtol=1e-3, atol=1e-5):
                         raise SystemExit("stage %s: the PyTorch twin disagrees "
                                          "on %s: crossnet %r, torch %r"

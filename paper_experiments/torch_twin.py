@@ -248,14 +248,19 @@ def _gan(tw, lr):
     g_opt = _Adam(tw, _parts(tw.net, "generator"), lr)
 
     def step(x, z):
+        # one generator forward pass serves both steps (PyTorch's usual GAN
+        # loop; crossnet's gan_stage(fused=True) does the same)
+        for p in g_opt.params:
+            p.requires_grad_(True)
+        fake = tw.generator(z)
         with d_opt:
             d_real, _ = tw.discriminate(x)
-            d_fake, _ = tw.discriminate(tw.generator(z))
+            d_fake, _ = tw.discriminate(fake.detach())
             loss_d = _bce(d_real, 1) + _bce(d_fake, 0)
             loss_d.backward()
         with g_opt:
             _, f5_real = tw.discriminate(x)
-            _, f5_fake = tw.discriminate(tw.generator(z))
+            _, f5_fake = tw.discriminate(fake)
             loss_g = (f5_real.mean(0) - f5_fake.mean(0)).abs().mean()
             loss_g.backward()
         return {"gan_d": loss_d.item(), "d_real": d_real.mean().item(),
