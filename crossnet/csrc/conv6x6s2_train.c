@@ -258,10 +258,16 @@ static void cnt_sum_chunks(float* part, size_t K, int nchunks) {
 #endif
 
 /* xq (ws buffer 0) <- the column-parity rows of x padded by 2; NULL when
-   out of memory. Rows of 2 Wr floats, Wr = W / 2 + 2 + 16. */
+   out of memory. Rows of 2 Wr floats, Wr = cnt_parity_row(W). */
+static int cnt_parity_row(int W) {
+    /* W / 2 + 2 columns, then at least 16 zeros of slack; a multiple of 16
+       floats, so that every row of xq starts 64-byte aligned */
+    return cnt_round16(W / 2 + 2) + 16;
+}
+
 static float* cnt_pack_parity_rows(const float* x, int B, int C, int H, int W,
                                    cnt_ws* ws) {
-    const int Hp = H + 4, Wr = W / 2 + 2 + 16;
+    const int Hp = H + 4, Wr = cnt_parity_row(W);
     float* xq = cnt_ws_get(ws, 0, (size_t)B * C * Hp * 2 * Wr);
     if (!xq) return NULL;
     #pragma omp parallel for schedule(static)
@@ -278,7 +284,7 @@ static float* cnt_pack_parity_rows(const float* x, int B, int C, int H, int W,
 
 static int cnt_forward_few(const float* x, int B, int C, int H, int W,
                            const float* w, int F, float* y, cnt_ws* ws) {
-    const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = Wo + 2 + 16;
+    const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = cnt_parity_row(W);
     const int Fp = (F + CNT_FB - 1) / CNT_FB * CNT_FB;
     const float* xq = cnt_pack_parity_rows(x, B, C, H, W, ws);
     /* wq[(c 6 + kh) 6 + kw][f] = w[f][c][kh][kw], f < Fp (zeros past F):
@@ -592,7 +598,7 @@ static int cnt_grad_input(const float* dy, int B, int F, int Ho, int Wo,
 
 static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
                                 const float* dy, int F, float* dw, cnt_ws* ws) {
-    const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = Wo + 2 + 16;
+    const int Hp = H + 4, Ho = H / 2, Wo = W / 2, Wr = cnt_parity_row(W);
     const int nchunks = B < CNT_MAX_CHUNKS ? (B > 0 ? B : 1) : CNT_MAX_CHUNKS;
     const size_t K = (size_t)F * C * 36 * 16;          /* lanes of one chunk */
     const float* xq = cnt_pack_parity_rows(x, B, C, H, W, ws);
@@ -628,6 +634,22 @@ static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
                                             dv[k][j / CNT_VW][j % CNT_VW] = d0[(size_t)k * Ho * Wo + j0 + j];
                                     }
                                 }
+#if CNT_VW == 16
+                                /* each parity row's two aligned vectors,
+                                   shifted in registers for kw / 2 = 0, 1, 2
+                                   (unaligned loads across cache lines made
+                                   it load-bound); the same values */
+                                for (int pw = 0; pw < 2; ++pw) {
+                                    const float* xr = row + pw * Wr + j0;
+                                    const cnt_vn a0 = *(const cnt_vn*)xr;
+                                    const cnt_vn a1 = *(const cnt_vn*)(xr + 16);
+                                    const cnt_vn xs[3] = {a0, __builtin_shuffle(a0, a1, cnt_shift1),
+                                                          __builtin_shuffle(a0, a1, cnt_shift2)};
+                                    for (int h = 0; h < 3; ++h)
+                                        for (int k = 0; k < CNT_WB; ++k)
+                                            acc[k][2 * h + pw][0] += xs[h] * dv[k][0];
+                                }
+#else
                                 for (int kw = 0; kw < 6; ++kw) {
                                     const float* xr = row + (kw & 1) * Wr + (kw >> 1) + j0;
                                     for (int u = 0; u < CNT_VPER; ++u) {
@@ -635,6 +657,7 @@ static int cnt_grad_weights_few(const float* x, int B, int C, int H, int W,
                                         for (int k = 0; k < CNT_WB; ++k) acc[k][kw][u] += xv * dv[k][u];
                                     }
                                 }
+#endif
                             }
                         }
                         for (int k = 0; k < nf; ++k)
