@@ -85,8 +85,8 @@ class BatchNormLayer(Layer):
             for running, statistic in ((running_mean, batch_mean),
                                        (running_inv_std, batch_inv_std)):
                 moves = (self.alpha, statistic, int(update_averages))
-                # what moves it, for a step run again after another one
-                # (crossnet.training.stages)
+                # what moves it, for a second step in the same function
+                # (nn.updates.after_update)
                 running.tag.moving_average = moves
                 running.default_update = moving_average(running, *moves)
             # put the clones in the graph so that their updates run
