@@ -6,7 +6,7 @@ import numpy as np
 from ..backend import aesara, at
 from aesara.compile.sharedvalue import SharedVariable
 from aesara.gradient import disconnected_grad
-from aesara.graph.basic import clone_get_equiv, graph_inputs
+from aesara.graph.basic import clone_get_equiv, graph_inputs, io_toposort
 from .. import ops
 from ..ops.adam import adam_step
 from .normalization import moving_average
@@ -79,16 +79,16 @@ def optimizer_state(updates, params):
     return [v for v in updates if v not in params]
 
 
-def after_update(outputs, updates, keep=()):
+def after_update(outputs, updates):
     """``outputs`` as a second compiled step would compute them after a
     first step that applies ``updates``, for both steps in one function.
 
     Returns ``(outputs_after, running_updates)``. ``outputs_after`` is a
-    clone of the graph of ``outputs`` in which every shared variable that
-    ``updates`` updates reads its new value, through ``disconnected_grad``
-    (no gradient flows back into the first step); the variables in
-    ``keep`` (values the update does not change, e.g. a generator's output
-    when only the discriminator moves) are shared, not cloned.
+    clone of the part of the graph of ``outputs`` that depends on a shared
+    variable ``updates`` updates, with each such variable reading its new
+    value through ``disconnected_grad`` (no gradient flows back into the
+    first step); the rest of the graph (e.g. a generator's output when only
+    the discriminator moves) is shared, so it is computed once.
     ``running_updates`` moves the batch-norm running averages that the
     cloned passes move (``BatchNormLayer``'s ``tag.moving_average``) on
     from the value the first step leaves, with the clones' statistics: pass
@@ -98,16 +98,23 @@ def after_update(outputs, updates, keep=()):
     outputs = [outputs] if single else list(outputs)
     memo = {var: disconnected_grad(new) for var, new in updates.items()
             if isinstance(var, SharedVariable)}
-    memo.update((var, var) for var in keep)
-    equiv = clone_get_equiv(list(memo), outputs, copy_inputs=False,
-                            copy_orphans=False, memo=dict(memo))
+    replaced = list(memo)
+    moved = set(replaced)        # variables whose value the update changes
+    for node in io_toposort(list(graph_inputs(outputs)), outputs):
+        if any(i in moved for i in node.inputs):
+            moved.update(node.outputs)
+        else:                    # not cloned
+            memo[node] = node
+            memo.update((o, o) for o in node.outputs)
+    equiv = clone_get_equiv(replaced, outputs, copy_inputs=False,
+                            copy_orphans=False, memo=memo)
     running = OrderedDict()
     for var in graph_inputs([equiv[o] for o in outputs]):
         moves = getattr(var.tag, "moving_average", None)
         if moves is None or var.default_update is None:
             continue
         alpha, statistic, n = moves
-        if equiv.get(statistic, statistic) is statistic:
+        if statistic not in moved:
             continue          # the update does not change these statistics
         first = updates.get(var, var.default_update)
         running[var] = moving_average(first, alpha, equiv[statistic], n)

@@ -218,8 +218,7 @@ def gan_stage(net, lr=3e-4, beta1=0.5, generator_loss="feature_matching",
         g_terms = [d_fake]
     running = OrderedDict()
     if fused:             # the G step's terms: D after the D step's update
-        g_terms, running = nn.updates.after_update(g_terms, d_updates,
-                                                   keep=[fake])
+        g_terms, running = nn.updates.after_update(g_terms, d_updates)
     if generator_loss == "feature_matching":
         loss_g = abs(g_terms[0].mean(axis=0) - g_terms[1].mean(axis=0)).mean()
     else:
