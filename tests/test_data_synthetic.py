@@ -91,3 +91,28 @@ def test_capsule_depth_is_the_near_surface_of_a_cylinder():
     # beyond the cylinder's ends (60 mm + the 10 mm cap) nothing is drawn
     end = geom.xyz_to_crop(np.array([75.0, 0.0, 400.0]))[0]
     assert np.isinf(zbuf[:, int(np.ceil(end)):]).all()
+
+
+def test_small_vector_helpers_give_numpys_values_exactly(rng):
+    """The kinematics' plain-float helpers (speed) must not change a frame:
+    the same bits as np.cross, np.linalg.norm and NumPy-scalar rotations."""
+    from crossnet.data import synthetic as syn
+
+    def numpy_rot(axis, angle):         # the former NumPy-scalar form
+        axis = np.asarray(axis, dtype=np.float64)
+        axis = axis / np.linalg.norm(axis)
+        x, y, z = axis
+        c, s = np.cos(angle), np.sin(angle)
+        C = 1 - c
+        return np.array([[c + x * x * C, x * y * C - z * s, x * z * C + y * s],
+                         [y * x * C + z * s, c + y * y * C, y * z * C - x * s],
+                         [z * x * C - y * s, z * y * C + x * s, c + z * z * C]])
+    for _ in range(200):
+        a, b = rng.normal(0, 30, 3), rng.normal(0, 1, 3)
+        angle = rng.uniform(-3, 3)
+        assert np.array_equal(syn._cross(a, b), np.cross(a, b))
+        assert syn._norm(a) == np.linalg.norm(a)
+        assert np.array_equal(syn._rot(b, angle), numpy_rot(b, angle))
+        lo, hi = sorted(rng.normal(0, 50, 2))
+        v = rng.normal(0, 50)
+        assert syn._clip(v, lo, hi) == np.clip(v, lo, hi)

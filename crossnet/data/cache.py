@@ -218,9 +218,10 @@ def _forked_sample(j):
 
 
 class _Samples(object):
-    """Context manager: ``block(i, stop)`` lists the samples (or BadFrame
-    errors) of source frames ``i .. stop - 1``, in order, made here or in
-    ``workers`` forked processes."""
+    """Context manager: ``frames(i, stop)`` iterates over the samples (or
+    BadFrame errors) of source frames ``i .. stop - 1``, in order, made here
+    or in ``workers`` forked processes. The workers keep preprocessing while
+    the caller writes what they made (a stream, not one batch at a time)."""
 
     def __init__(self, source, workers=1):
         self.source = source
@@ -239,11 +240,10 @@ class _Samples(object):
             self.pool = context.Pool(self.workers)
         return self
 
-    def block(self, i, stop):
+    def frames(self, i, stop):
         if self.pool is None:
-            return [_sample_or_bad_frame(self.source, j) for j in range(i, stop)]
-        return self.pool.map(_forked_sample, range(i, stop),
-                             chunksize=max(1, (stop - i) // (4 * self.workers)))
+            return (_sample_or_bad_frame(self.source, j) for j in range(i, stop))
+        return self.pool.imap(_forked_sample, range(i, stop), chunksize=8)
 
     def __exit__(self, *exc):
         global _FORKED_SOURCE
@@ -266,10 +266,11 @@ def _fill_blocks(h5, samples, total, block, on_bad, progress, desc, path):
     bar = tqdm(total=total, initial=i,
                disable=None if progress else True,   # None: off when not a tty
                desc=desc, unit="frame")
+    frames = samples.frames(i, total)
     while i < total:
         stop = min(i + block, total)
         buf = {k: [] for k in KEYS}
-        for j, s in zip(range(i, stop), samples.block(i, stop)):
+        for j, s in zip(range(i, stop), frames):
             if isinstance(s, BadFrame):
                 exc = s
                 if on_bad == "fail":
