@@ -213,6 +213,29 @@ def test_read_returns_frames_in_the_order_asked(tmp_path):
             data.read(np.array([1, 1]))
 
 
+def test_whole_arrays_are_read_once_per_file_and_again_when_it_changes(tmp_path):
+    path = str(tmp_path / "s.h5")
+    write_cache(path, SyntheticHands(6, seed=1, size=32), "train", progress=False)
+    with CacheDataset(path) as a:
+        depth = a.read_whole("depth")
+        expected = a.h5["depth"][:]
+        assert np.array_equal(depth, expected) and not depth.flags.writeable
+        # indexed in memory now: the same frames, in the order asked
+        b = a.read([4, 0, 2], ("depth", "pose"))
+        assert np.array_equal(b["depth"], expected[[4, 0, 2]])
+        assert np.array_equal(b["pose"], a.h5["pose"][:][[4, 0, 2]])
+    with CacheDataset(path) as again:          # another reader, same file
+        assert again.read_whole("depth") is depth
+    write_cache(path, SyntheticHands(6, seed=2, size=32), "train",
+                progress=False, overwrite=True)
+    with CacheDataset(path) as changed:
+        fresh = changed.read_whole("depth")
+        assert fresh is not depth
+        assert np.array_equal(fresh, changed.h5["depth"][:])
+        assert not np.array_equal(fresh, depth)
+        assert np.array_equal(changed.read([1], ("depth",))["depth"][0], fresh[1])
+
+
 def test_prepare_and_show_commands(tmp_path, capsys):
     out = str(tmp_path / "s.h5")
     assert cli.main(["prepare", "--dataset", "synthetic", "--out", out,

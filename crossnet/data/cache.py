@@ -309,6 +309,11 @@ def _first_good(source):
     raise DataError("no usable frame in the source (all depth maps empty or NaN)")
 
 
+# the arrays of the last cache file read whole (CacheDataset.read_whole):
+# file identity (path, device, inode, size, mtime) and {key: read-only array}
+_WHOLE = {"file": None, "arrays": {}}
+
+
 class CacheDataset(object):
     """Read access to a complete cache file without loading it whole.
 
@@ -360,7 +365,8 @@ class CacheDataset(object):
         return int(self.h5["pose"].shape[1])
 
     def read(self, indices, keys=("depth", "pose", "origin")):
-        """Arrays of the frames at ``indices`` (any order)."""
+        """Arrays of the frames at ``indices`` (any order). Keys this
+        process holds whole (:meth:`read_whole`) are indexed in memory."""
         indices = np.asarray(indices)
         order = np.argsort(indices)
         sorted_idx = indices[order]
@@ -368,7 +374,29 @@ class CacheDataset(object):
             raise ValueError("duplicate indices")
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        return {k: self.h5[k][sorted_idx][inverse] for k in keys}
+        held = _WHOLE["arrays"] if _WHOLE["file"] == self._identity() else {}
+        return {k: held[k][indices] if k in held
+                else self.h5[k][sorted_idx][inverse] for k in keys}
+
+    def _identity(self):
+        st = os.stat(self.path)
+        return (os.path.realpath(self.path), st.st_dev, st.st_ino,
+                st.st_size, st.st_mtime_ns)
+
+    def read_whole(self, key):
+        """Array ``key`` of every frame, read-only. The last file read whole
+        stays in memory for this process, so runs that train one after the
+        other on the same cache (the demo, the paper experiments)
+        decompress it once; a rewritten file is read again."""
+        ident = self._identity()
+        if _WHOLE["file"] != ident:
+            _WHOLE["file"], _WHOLE["arrays"] = ident, {}
+        arrays = _WHOLE["arrays"]
+        if key not in arrays:
+            array = self.h5[key][:]
+            array.flags.writeable = False
+            arrays[key] = array
+        return arrays[key]
 
     def close(self):
         self.h5.close()

@@ -197,7 +197,7 @@ class TrainingData(object):
             self.depth_pool = np.sort(perm[:n_lab + unlabelled_frames])
         self.arrays = None
         if self.cache.h5["depth"].nbytes < memory_limit_bytes:
-            self.arrays = {k: self.cache.h5[k][:] for k in
+            self.arrays = {k: self.cache.read_whole(k) for k in
                            ("depth", "pose", "origin")}
         self._labelled_set = set(self.labelled.tolist())
         self._validation_set = set(self.validation.tolist())
