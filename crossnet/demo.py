@@ -104,9 +104,10 @@ def plot_losses(run_dirs, path, columns=3):
 # 0.078, 3b 0.323, supervised 0.023, VAE 0.0011 (on the slower Zen 4 of
 # the twenty-fifth session, GAN 0.064 at 25 with two compiled steps, 0.058
 # with one: gan_stage(fused=True), the same bits). Synthetic frames cost
-# 2.7 ms each on one core of the Zen 4 of the fifteenth session; rendered
-# on both, 20,000 take 28 s. Both arms take one pose VAE (trained once),
-# and they validate every 200 updates (about 1 s each).
+# 1.35 ms each on one core of the Zen 4 of the twenty-sixth session (1.9
+# before its speed-up with the same bits); rendered on both and streamed
+# to the file, the demo's 20,300 take 18-19 s. Both arms take one pose
+# VAE (trained once), and they validate every 200 updates (about 1 s each).
 # Chosen on the validation frames (test numbers beside them for reference;
 # one GAN, seed 0, 20,000 frames):
 # * stage 3a (heads on frozen GAN features, lr 1e-2) buys more per second
@@ -169,8 +170,11 @@ def plot_losses(run_dirs, path, columns=3):
 # sharp arm-and-mitten shapes, which 3b blurs); with the mean as well
 # 15.40, 15.56, 0.39, 0.58 (spread fingers in some renders). 3a's clipped
 # L_recons gives fingers drawn as background no gradient (sharp mittens);
-# 3b's plain one pulls them in, blurred. The generator at 1e-4 in 3b
-# keeps more of 3a's silhouette but renders worse (twentieth session,
+# 3b's plain one pulls them in, blurred; the plain one in 3a as well
+# (twenty-sixth session, seed 0, validation frames: 15.39 mm, |render -
+# real| 0.402, IoU 0.573, against 15.40, 0.390, 0.575) is no better, so
+# 3a keeps the release's clip. The generator at 1e-4 in 3b keeps more of
+# 3a's silhouette but renders worse (twentieth session,
 # seeds 0 / 1: |render - real| 0.38 / 0.42 against 0.37 / 0.39, IoU
 # 0.63 / 0.67 against 0.56 / 0.60, pose the same), so 3b keeps 1e-3.
 DEMO_LATENT = "mean"
