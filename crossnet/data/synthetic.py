@@ -72,8 +72,8 @@ def _clip(v, lo, hi):
 def _rot(axis, angle):
     """Rotation matrix about unit ``axis`` by ``angle`` (rad). The
     arithmetic is done in plain floats: the same operations, in the same
-    order, as on NumPy scalars, so the same matrix, about 3x faster (the
-    synthetic data's frame rate)."""
+    order, as on NumPy scalars, so the same matrix, about 3x faster (about
+    20 rotations make a synthetic frame)."""
     axis = np.asarray(axis, dtype=np.float64)
     x, y, z = (axis / _norm(axis)).tolist()
     c, s = float(np.cos(angle)), float(np.sin(angle))
@@ -231,8 +231,8 @@ def _palm_ellipsoid(joints, knuckles):
     x /= max(_norm(x), 1e-6)
     z = _cross(x, y)
     centre = (palm + knuckles[1:].mean(axis=0)) / 2
-    half_x = np.linalg.norm(knuckles[1] - knuckles[4]) / 2 + 12
-    half_y = np.linalg.norm(knuckles[2] - palm) / 2 + 22
+    half_x = _norm(knuckles[1] - knuckles[4]) / 2 + 12
+    half_y = _norm(knuckles[2] - palm) / 2 + 22
     return centre, np.stack([x, y, z]), np.array([half_x, half_y, 13.0])
 
 
