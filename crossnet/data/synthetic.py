@@ -98,8 +98,8 @@ def _finger_rest(f):
     +z (the palm side) and they abduct about z."""
     root = np.array(ROOTS[f])
     knuckle = KNUCKLE_FRACTION * root
-    d = (root - knuckle) / np.linalg.norm(root - knuckle)
-    l0 = np.linalg.norm(root - knuckle)
+    l0 = _norm(root - knuckle)
+    d = (root - knuckle) / l0
     if f == "thumb":
         across = np.array([-0.7, 0.0, 0.7])
         return knuckle, d, l0, _cross(d, across), _cross(d, _Z)
